@@ -1,0 +1,95 @@
+"""Cost models (analytical by default, or a user's table) and cached per-variant cost tables.
+
+Public API:
+    layer_costs(layers, accelerator)      per-layer latency_cycles / energy_nj (DataFrame)
+    COST_MODELS, make_cost_model(...)     the registry of cost models, built from config
+    cost_table(...), clear_cache()        cached CostTable per (model variant, sub-accelerator)
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Hashable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from dream.cost.analytical import AnalyticalCostModel
+from dream.cost.base import CostModel, CostTable
+from dream.cost.table import TableCostModel
+from dream.errors import ConfigError
+from dream.hardware import Accelerator
+from dream.workload.layers import DIM_COLUMNS, validate_layer_table
+
+__all__ = [
+    "COST_MODELS",
+    "AnalyticalCostModel",
+    "CostModel",
+    "CostTable",
+    "TableCostModel",
+    "clear_cache",
+    "cost_table",
+    "layer_costs",
+    "make_cost_model",
+]
+
+# one registration line per cost model
+COST_MODELS: dict[str, type[CostModel]] = {
+    AnalyticalCostModel.name: AnalyticalCostModel,
+    TableCostModel.name: TableCostModel,
+}
+
+_DEFAULT = AnalyticalCostModel()
+_CACHE: dict[tuple[Hashable, str, str | None, bytes, Hashable], CostTable] = {}
+
+
+def make_cost_model(name: str, params: Mapping[str, Any] | None, where: str) -> CostModel:
+    """Build a registered cost model from config; ConfigError names `where` and what is allowed."""
+    if name not in COST_MODELS:
+        raise ConfigError(f"{where}.name" if where else "name",
+                          f"unknown cost model {name!r}; allowed: {sorted(COST_MODELS)}")
+    if params is not None and not isinstance(params, Mapping):
+        raise ConfigError(f"{where}.params", "must be a mapping of parameter names to values")
+    return COST_MODELS[name].from_params(dict(params or {}), where)
+
+
+def cost_table(
+    cost_model: CostModel, model_name: str, variant: str | None, layers: pd.DataFrame,
+    acc: Accelerator,
+) -> CostTable:
+    """The cost table of a model variant on a sub-accelerator, computed once per process.
+
+    The cache key is (cost model identity, model name, variant, a fingerprint of the
+    layer table's contents, sub-accelerator spec): two models that share a name (a user's
+    file edited between runs, test models) never share a table.
+    """
+    key = (cost_model.key, model_name, variant, layers_fingerprint(layers), cost_model.acc_key(acc))
+    table = _CACHE.get(key)
+    if table is None:
+        lat, en = cost_model.costs(layers, acc, model_name, variant)
+        table = _CACHE[key] = CostTable.build(lat, en, acc.clock_ghz)
+    return table
+
+
+def layers_fingerprint(layers: pd.DataFrame) -> bytes:
+    """A content digest of a layer table (ops and dimensions), cheap enough per lookup."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update("|".join(layers["op"].astype(str)).encode())
+    h.update(np.ascontiguousarray(layers[list(DIM_COLUMNS)].to_numpy(np.int64)).tobytes())
+    return h.digest()
+
+
+def clear_cache() -> None:
+    """Forget every cached cost table (for benchmarks and tests)."""
+    _CACHE.clear()
+
+
+def layer_costs(layers: pd.DataFrame, accelerator: Accelerator) -> pd.DataFrame:
+    """Per-layer latency_cycles and energy_nj (float64) of the default analytical model.
+
+    One row per input row, in the same order and with the same index. The table is
+    validated first (ConfigError names the bad row); `name` and `stride` are optional.
+    """
+    checked = validate_layer_table(layers, "layers")
+    lat, en = _DEFAULT.costs(checked, accelerator)
+    return pd.DataFrame({"latency_cycles": lat, "energy_nj": en}, index=layers.index)

@@ -1,0 +1,169 @@
+"""A cost model that reads per-layer costs from a user's table (MAESTRO, Timeloop, measurements).
+
+File format (CSV or Parquet), one row per (model, layer, sub-accelerator):
+
+    model, layer, accelerator, latency_cycles, energy_nj [, variant]
+
+`layer` is the 0-based index of the layer in the model's layer table; `accelerator` is
+a sub-accelerator's name in the hardware config. With a `variant` column, a row applies
+to that variant only; a row whose variant is empty (or a table without the column)
+applies to every variant of the model that has no row of its own for that layer.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Hashable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from dream.cost.base import CostModel
+from dream.errors import ConfigError
+from dream.hardware import Accelerator
+
+REQUIRED_COLUMNS = ("model", "layer", "accelerator", "latency_cycles", "energy_nj")
+
+
+def _read(path: Path, where: str) -> pd.DataFrame:
+    """Read the file or raise ConfigError naming it."""
+    if not path.is_file():
+        raise ConfigError(where, f"cost table file {str(path)!r} does not exist")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            # names stay strings: a model called "NA" or an empty variant is not a NaN
+            return pd.read_csv(path, dtype={"model": str, "accelerator": str, "variant": str},
+                               keep_default_na=False)
+        if suffix in (".parquet", ".pq"):
+            return pd.read_parquet(path)
+    except Exception as exc:  # malformed file: report it at the edge, not as a traceback
+        raise ConfigError(where, f"cannot read cost table {str(path)!r}: {exc}") from None
+    raise ConfigError(where, f"cost table {str(path)!r}: use a .csv or .parquet file")
+
+
+def _numeric(df: pd.DataFrame, col: str, path: Path, where: str) -> np.ndarray:
+    values = pd.to_numeric(df[col], errors="coerce").to_numpy(np.float64)
+    bad = ~np.isfinite(values) | (values < 0)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise ConfigError(
+            where, f"cost table {str(path)!r} row {row}: {col} = {df[col].iloc[row]!r} "
+            "must be a finite number >= 0"
+        )
+    return values
+
+
+class TableCostModel(CostModel):
+    """Per-layer costs looked up by (model, layer index, sub-accelerator name)."""
+
+    name = "table"
+
+    def __init__(self, path: str | os.PathLike, where: str = "cost.params.path") -> None:
+        """Load and validate the table now, so a bad file fails before any simulation."""
+        self.path = Path(path).expanduser().resolve()
+        self.where = where
+        stat = self.path.stat() if self.path.is_file() else None
+        df = _read(self.path, where)
+        missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
+        if missing:
+            raise ConfigError(
+                where, f"cost table {str(self.path)!r} lacks column(s) {missing}; required: "
+                f"{list(REQUIRED_COLUMNS)} (optional: variant)"
+            )
+        layer = _numeric(df, "layer", self.path, where)
+        if (layer != np.floor(layer)).any():
+            row = int(np.flatnonzero(layer != np.floor(layer))[0])
+            raise ConfigError(where, f"cost table {str(self.path)!r} row {row}: layer must be "
+                              "a 0-based integer index")
+        lat = _numeric(df, "latency_cycles", self.path, where)
+        en = _numeric(df, "energy_nj", self.path, where)
+        if "variant" in df.columns:
+            var = df["variant"].astype(object).where(df["variant"].notna(), "").astype(str)
+        else:
+            var = pd.Series([""] * len(df), dtype=object)
+        keys = pd.DataFrame({
+            "model": df["model"].astype(str).to_numpy(),
+            "variant": var.to_numpy(),
+            "accelerator": df["accelerator"].astype(str).to_numpy(),
+            "layer": layer.astype(np.int64),
+        })
+        dup = keys.duplicated()
+        if dup.any():
+            row = int(np.flatnonzero(dup.to_numpy())[0])
+            m, v, a, i = keys.iloc[row]
+            raise ConfigError(
+                where, f"cost table {str(self.path)!r} row {row}: duplicate entry for model "
+                f"{m!r}{f' variant {v!r}' if v else ''} layer {i} on accelerator {a!r}"
+            )
+        # (model, variant, accelerator) -> dense arrays by layer index, NaN where absent
+        self._entries: dict[tuple[str, str, str], tuple[np.ndarray, np.ndarray]] = {}
+        for (m, v, a), idx in keys.groupby(["model", "variant", "accelerator"], sort=False).indices.items():
+            layers = keys["layer"].to_numpy()[idx]
+            l_arr = np.full(int(layers.max()) + 1, np.nan)
+            e_arr = np.full(int(layers.max()) + 1, np.nan)
+            l_arr[layers] = lat[idx]
+            e_arr[layers] = en[idx]
+            self._entries[(m, v, a)] = (l_arr, e_arr)
+        # a changed file is a different model: its identity includes size and mtime
+        self._key = ("table", str(self.path), stat.st_size, stat.st_mtime_ns) if stat else None
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any], where: str) -> "TableCostModel":
+        """Build from config params ({"path": ...}); ConfigError names the bad param."""
+        unknown = sorted(set(params) - {"path"})
+        if unknown:
+            raise ConfigError(f"{where}.params", f"unknown parameter(s) {unknown} for cost model "
+                              "'table'; allowed: ['path']")
+        path = params.get("path")
+        if not isinstance(path, (str, os.PathLike)) or not str(path):
+            raise ConfigError(f"{where}.params.path", "is required: the CSV or Parquet file of "
+                              "per-layer costs")
+        return cls(path, f"{where}.params.path")
+
+    @property
+    def key(self) -> Hashable:
+        """The file's resolved path, size and modification time."""
+        return self._key
+
+    def acc_key(self, acc: Accelerator) -> Hashable:
+        """Rows are matched by sub-accelerator name, so the whole spec (with name) matters."""
+        return acc
+
+    def __repr__(self) -> str:
+        return f"TableCostModel(path={str(self.path)!r})"
+
+    def _lookup(self, model: str, variant: str, acc: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+        lat = np.full(n, np.nan)
+        en = np.full(n, np.nan)
+        # the variant's own rows win; rows without a variant fill the rest
+        for v in ((variant, "") if variant else ("",)):
+            entry = self._entries.get((model, v, acc))
+            if entry is None:
+                continue
+            m = min(n, len(entry[0]))
+            fill = np.isnan(lat[:m])
+            lat[:m][fill] = entry[0][:m][fill]
+            en[:m][fill] = entry[1][:m][fill]
+        return lat, en
+
+    def costs(
+        self,
+        layers: pd.DataFrame,
+        acc: Accelerator,
+        model_name: str,
+        variant: str | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Costs of every layer of the model on `acc`; ConfigError names the first missing entry."""
+        lat, en = self._lookup(model_name, variant or "", acc.name, len(layers))
+        missing = np.isnan(lat)
+        if missing.any():
+            i = int(np.flatnonzero(missing)[0])
+            var = f" variant {variant!r}" if variant else ""
+            raise ConfigError(
+                self.where, f"cost table {str(self.path)!r} has no entry for model "
+                f"{model_name!r}{var} layer {i} on accelerator {acc.name!r} "
+                f"({int(missing.sum())} of {len(lat)} layers missing)"
+            )
+        return lat, en

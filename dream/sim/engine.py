@@ -1,0 +1,432 @@
+"""The discrete-event engine: one scenario on one system under one policy.
+
+A heap of (time, kind, sequence, payload) events: block completions, frame releases
+and phase changes. All events at one instant are applied, then the policy is asked
+once (a scheduling point). The engine reads no config: it gets validated specs and
+the policy object, and hands back records.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+import time as _time
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from dream.cost.base import CostModel
+from dream.hardware import System
+from dream.sim.job import DONE, DROPPED, RUNNING, WAITING, Job
+from dream.sim.policy import Decision, Policy, View
+from dream.sim.spec import SimSpec
+from dream.sim.tasks import TaskRuntime
+from dream.workload.model import ModelDef
+from dream.workload.scenario import Scenario
+
+# event kinds in the order applied at one instant: completions (a finishing upstream job
+# releases its children in the same scheduling point), phase changes (which may cancel
+# or re-time pending releases), then releases
+_DONE, _PHASE, _RELEASE = 0, 1, 2
+_EPS = 1e-9
+
+JOB_COLUMNS = ["job", "task", "frame", "variant", "accuracy", "release_ms", "deadline_ms",
+               "start_ms", "finish_ms", "status", "energy_nj", "accelerators", "blocks",
+               "preemptions", "migrations", "layers"]
+TRACE_COLUMNS = ["job", "task", "frame", "accelerator", "start_ms", "end_ms", "layer_start",
+                 "layer_end", "energy_nj"]
+
+
+class PolicyError(RuntimeError):
+    """A policy returned an impossible decision (a bug in the policy)."""
+
+
+@dataclass
+class EngineStats:
+    """Counters of one run, for the summary and benchmarks."""
+
+    decisions: int = 0
+    decision_time_s: float = 0.0
+    decision_times_us: list[float] | None = None
+    blocks: int = 0
+    layers: int = 0
+    wall_s: float = 0.0
+
+
+@dataclass
+class RawResult:
+    """What the engine hands to metrics: records, optional trace, busy times, counters."""
+
+    jobs: pd.DataFrame
+    trace: pd.DataFrame | None
+    busy_ms: list[float]
+    stats: EngineStats
+    accelerators: list[str]
+    tasks: list[str]
+
+
+def _segments(model: ModelDef, n: int) -> list[tuple[list[int], object]]:
+    """Split a model's layer range into static runs and dynamic blocks, in order."""
+    segs: list[tuple[list[int], object]] = []
+    cur = 0
+    for b in sorted(model.dynamic, key=lambda b: b.start):
+        if b.start > cur:
+            segs.append((list(range(cur, b.start)), None))
+        segs.append((list(range(b.start, b.stop)), b))
+        cur = b.stop
+    if cur < n:
+        segs.append((list(range(cur, n)), None))
+    return segs
+
+
+class Engine:
+    """Runs one simulation; create, then call `run()` once."""
+
+    def __init__(self, scenario: Scenario, system: System, policy: Policy, cost_model: CostModel,
+                 sim: SimSpec, catalog: dict[str, ModelDef]) -> None:
+        self.scenario = scenario
+        self.system = system
+        self.policy = policy
+        self.sim = sim
+        self.tasks = [TaskRuntime(i, t, catalog[t.model], system, cost_model)
+                      for i, t in enumerate(scenario.tasks)]
+        index = {t.name: i for i, t in enumerate(scenario.tasks)}
+        for t in self.tasks:
+            if t.spec.upstream is not None:
+                t.upstream = index[t.spec.upstream]
+                self.tasks[t.upstream].children.append(t.index)
+        ss = np.random.SeedSequence(sim.seed)
+        # one independent stream per task and purpose, so adding a task or a policy
+        # that draws numbers never shifts another task's cascade coins or layer draws
+        children = ss.spawn(2 * len(self.tasks))
+        self._coin_rng = [np.random.default_rng(children[2 * i]) for i in range(len(self.tasks))]
+        self._layer_rng = [np.random.default_rng(children[2 * i + 1]) for i in range(len(self.tasks))]
+        self._segments = [_segments(t.model, t.variants[t.full].n) if t.dynamic else None
+                          for t in self.tasks]
+
+    # ------------------------------------------------------------------ helpers
+    def _draw_sequence(self, rt: TaskRuntime) -> list[int] | None:
+        segs = self._segments[rt.index]
+        if segs is None:
+            return None
+        rng = self._layer_rng[rt.index]
+        seq: list[int] = []
+        for layers, block in segs:
+            if block is None:
+                seq.extend(layers)
+            else:
+                seq.extend(layers * block.draw(rng))
+        return seq
+
+    # ---------------------------------------------------------------------- run
+    def run(self) -> RawResult:
+        """Simulate the horizon and return the raw records."""
+        t_wall = _time.perf_counter()
+        sim, system, policy, tasks = self.sim, self.system, self.policy, self.tasks
+        n_acc = len(system.accelerators)
+        horizon = float(sim.duration_ms)
+        block_default = sim.block_size
+        cs_ms = sim.context_switch_us / 1000.0
+        # off-chip transfer of live activations, ms per element, on each destination
+        mig_ms = [1.0 / (a.offchip_bw * a.clock_ghz * 1e6) for a in system.accelerators]
+        do_migration = sim.migration
+        preemptive = policy.preemptive
+        trace: list[tuple] | None = [] if sim.trace else None
+
+        heap: list[tuple] = []
+        seqno = 0
+        ready: list[Job] = []
+        ready_ids: list[int] = []
+        running: list[Job | None] = [None] * n_acc
+        pending: list[tuple | None] = [None] * n_acc  # (job, end, energy, t0, lat, accs)
+        busy = [0.0] * n_acc
+        warm = float(sim.warmup_ms)
+        records: list[tuple] = []
+        live: dict[int, Job] = {}
+        gen = [0] * len(tasks)
+        anchor = [0.0] * len(tasks)
+        kcount = [0] * len(tasks)
+        frames = [0] * len(tasks)
+        next_id = 0
+        stats = EngineStats(decision_times_us=[])
+        dtimes = stats.decision_times_us
+        view = View(now=0.0, ready=ready, idle=[], running=running, system=system, tasks=tasks)
+        phases = self.scenario.phases
+        acc_names = [a.name for a in system.accelerators]
+
+        policy.setup(system, tasks, sim.seed)
+
+        def push(t: float, kind: int, key: int, payload) -> None:
+            # ties at one instant resolve by kind, then key (task, accelerator or phase
+            # index), so the order never depends on when an event was pushed
+            nonlocal seqno
+            heapq.heappush(heap, (t, kind, key, seqno, payload))
+            seqno += 1
+
+        def add_ready(job: Job) -> None:
+            i = bisect.bisect(ready_ids, job.id)
+            ready_ids.insert(i, job.id)
+            ready.insert(i, job)
+
+        def remove_ready(job: Job) -> None:
+            i = bisect.bisect_left(ready_ids, job.id)
+            del ready_ids[i]
+            del ready[i]
+
+        def record(job: Job, status: str) -> None:
+            vc = job.vc
+            records.append((job.id, job.task, job.frame,
+                            vc.name if vc is not None else "",
+                            vc.accuracy if vc is not None else np.nan,
+                            job.release, job.deadline,
+                            job.start if job.start >= 0 else np.nan,
+                            job.finish if job.finish >= 0 else np.nan,
+                            status, job.energy, job.accs_used, job.blocks,
+                            job.preemptions, job.migrations, job.pos))
+            live.pop(job.id, None)
+
+        def release(rt: TaskRuntime, now: float, frame: int, deadline: float) -> None:
+            nonlocal next_id
+            job = Job(next_id, rt, frame, now, deadline, self._draw_sequence(rt))
+            next_id += 1
+            live[job.id] = job
+            rt.released += 1
+            add_ready(job)
+
+        def finish(job: Job, now: float) -> None:
+            rt = job.rt
+            job.state = DONE
+            job.finish = now
+            rt.finished += 1
+            rt.last_latency = now - job.release
+            rt.last_end = now
+            if now <= job.deadline + _EPS:
+                rt.on_time += 1
+                record(job, "on_time")
+            else:
+                rt.late += 1
+                record(job, "late")
+            policy.on_job_end(job, now)
+            for c in rt.children:
+                child = tasks[c]
+                # the coin is drawn even for p = 1 so streams stay aligned across settings
+                hit = self._coin_rng[c].random() < child.spec.trigger_prob
+                if hit and child.active:
+                    release(child, now, job.frame, job.release + child.rel_deadline)
+
+        def drop(job: Job, now: float) -> None:
+            job.state = DROPPED
+            job.finish = now
+            job.rt.dropped += 1
+            remove_ready(job)
+            record(job, "dropped")
+            policy.on_job_end(job, now)
+
+        def start_block(job: Job, accs: tuple[int, ...], size: int, variant: int | None,
+                        now: float) -> None:
+            rt = job.rt
+            if job.vc is None:
+                vc = rt.variants[rt.full if variant is None else variant]
+                job.vc = vc
+                if job.seq is None:
+                    job.cum_lat = vc.cum_lat
+                    job.cum_en = vc.cum_en
+                else:
+                    idx = np.asarray(job.seq, dtype=np.int64)
+                    job.cum_lat = [np.concatenate(([0.0], np.cumsum(l[idx]))).tolist() for l in vc.lat_ms]
+                    job.cum_en = [np.concatenate(([0.0], np.cumsum(e[idx]))).tolist() for e in vc.energy_nj]
+                job.start = now
+            pos = job.pos
+            end = job.n if size <= 0 else min(job.n, pos + size)
+            cl, ce = job.cum_lat, job.cum_en
+            if len(accs) == 1:
+                a = accs[0]
+                lat = cl[a][end] - cl[a][pos]
+                en = ce[a][end] - ce[a][pos]
+            else:
+                # output channels split in proportion to speed: every part ends together
+                lats = [cl[a][end] - cl[a][pos] for a in accs]
+                inv = sum(1.0 / l for l in lats)
+                lat = 1.0 / inv
+                en = sum((1.0 / l) / inv * (ce[a][end] - ce[a][pos]) for a, l in zip(accs, lats))
+            if job.preempted:
+                lat += cs_ms
+                job.preempted = False
+            if do_migration and job.accs and job.accs != accs:
+                layer = pos - 1 if job.seq is None else job.seq[pos - 1]
+                lat += job.vc.out_elems[layer] * max(mig_ms[a] for a in accs)
+                job.migrations += 1
+            job.state = RUNNING
+            job.paused = False
+            job.accs = accs
+            job.acc = accs[0]
+            job.size = size
+            for a in accs:
+                running[a] = job
+                job.accs_used |= 1 << a
+            job.blocks += 1
+            t_end = now + lat
+            pending[accs[0]] = (job, end, en, now, accs)
+            push(t_end, _DONE, accs[0], accs[0])
+
+        def block_done(a: int, now: float) -> Job:
+            job, end, en, t0, accs = pending[a]
+            pending[a] = None
+            lo, hi = max(t0, warm), min(now, horizon)
+            for b in accs:
+                running[b] = None
+                if hi > lo:
+                    busy[b] += hi - lo
+            stats.blocks += 1
+            stats.layers += end - job.pos
+            if trace is not None:
+                for b in accs:
+                    trace.append((job.id, job.task, job.frame, b, t0, now, job.pos, end, en / len(accs)))
+            job.pos = end
+            job.energy += en
+            job.rt.energy_nj += en
+            job.last_run = now
+            return job
+
+        def enter_phase(p: int, now: float) -> None:
+            phase = phases[p]
+            view.phase = p
+            for rt in tasks:
+                was_active, old_fps = rt.active, rt.fps
+                now_active = rt.name in phase.active
+                new_fps = phase.fps.get(rt.name, rt.spec.fps)
+                rt.active = now_active
+                if new_fps != rt.fps or not was_active:
+                    rt.set_rate(new_fps)
+                if rt.upstream is not None:
+                    continue  # cascaded tasks are released by their upstream job
+                if not now_active:
+                    gen[rt.index] += 1  # cancels the pending release
+                elif not was_active or new_fps != old_fps:
+                    gen[rt.index] += 1
+                    anchor[rt.index] = now + (rt.spec.offset_ms if not was_active else 0.0)
+                    kcount[rt.index] = 0
+                    if anchor[rt.index] < horizon:
+                        push(anchor[rt.index], _RELEASE, rt.index, (rt.index, gen[rt.index]))
+            if p > 0:
+                policy.on_phase(p, now)
+
+        # phase 0 starts at time 0; later phases are events
+        enter_phase(0, 0.0)
+        for p in range(1, len(phases)):
+            if phases[p].at_ms < horizon:
+                push(phases[p].at_ms, _PHASE, p, p)
+
+        sticky: list[Job] = []
+        paused: list[Job] = []
+        now = 0.0
+        while heap and heap[0][0] < horizon:
+            now = heap[0][0]
+            # apply every event at this instant, then decide once
+            while heap and heap[0][0] == now:
+                _, kind, _, _, payload = heapq.heappop(heap)
+                if kind == _DONE:
+                    job = block_done(payload, now)
+                    if job.pos >= job.n:
+                        finish(job, now)
+                    elif not preemptive:
+                        sticky.append(job)
+                    else:
+                        job.state = WAITING
+                        job.paused = True
+                        add_ready(job)
+                        paused.append(job)
+                elif kind == _RELEASE:
+                    ti, g = payload
+                    if g != gen[ti]:
+                        continue
+                    rt = tasks[ti]
+                    frame = frames[ti]
+                    frames[ti] += 1
+                    release(rt, now, frame, now + rt.rel_deadline)
+                    kcount[ti] += 1
+                    t_next = anchor[ti] + kcount[ti] * (1000.0 / rt.fps)
+                    if t_next < horizon:
+                        push(t_next, _RELEASE, ti, (ti, g))
+                else:
+                    enter_phase(payload, now)
+
+            # a non-preemptive policy's started jobs keep their sub-accelerators
+            if sticky:
+                for job in sticky:
+                    start_block(job, job.accs, job.size, None, now)
+                sticky.clear()
+            if sim.drop_expired and ready:
+                for job in [j for j in ready if j.deadline <= now]:
+                    drop(job, now)
+            if ready:
+                idle = [a for a in range(n_acc) if running[a] is None]
+                if idle:
+                    view.now = now
+                    view.idle = idle
+                    t0 = _time.perf_counter()
+                    decision = policy.schedule(view)
+                    dt = _time.perf_counter() - t0
+                    stats.decisions += 1
+                    stats.decision_time_s += dt
+                    dtimes.append(dt * 1e6)
+                    self._apply(decision, now, drop, start_block, remove_ready, running, block_default)
+            if paused:
+                for job in paused:
+                    if job.state == WAITING and job.paused:
+                        job.paused = False
+                        job.preempted = True
+                        job.preemptions += 1
+                paused.clear()
+
+        # the horizon: close busy intervals of blocks still running, record the rest
+        for a in range(n_acc):
+            if pending[a] is not None:
+                job, _, _, t0, accs = pending[a]
+                lo, hi = max(t0, warm), horizon
+                for b in accs:
+                    if hi > lo:
+                        busy[b] += hi - lo
+        for job in sorted(live.values(), key=lambda j: j.id):
+            record(job, "unfinished")
+
+        stats.wall_s = _time.perf_counter() - t_wall
+        jobs = pd.DataFrame.from_records(records, columns=JOB_COLUMNS)
+        names = [t.name for t in tasks]
+        jobs["task"] = pd.Categorical.from_codes(jobs["task"].to_numpy(np.int64), categories=names)
+        masks = jobs["accelerators"].to_numpy()
+        jobs["accelerators"] = ["+".join(acc_names[a] for a in range(n_acc) if m >> a & 1)
+                                for m in masks]
+        jobs = jobs.sort_values("job", kind="stable").reset_index(drop=True)
+        tr = None
+        if trace is not None:
+            tr = pd.DataFrame.from_records(trace, columns=TRACE_COLUMNS)
+            tr["task"] = pd.Categorical.from_codes(tr["task"].to_numpy(np.int64), categories=names)
+            tr["accelerator"] = pd.Categorical.from_codes(tr["accelerator"].to_numpy(np.int64),
+                                                          categories=acc_names)
+        return RawResult(jobs=jobs, trace=tr, busy_ms=busy, stats=stats,
+                         accelerators=acc_names, tasks=names)
+
+    @staticmethod
+    def _apply(decision: Decision, now: float, drop, start_block, remove_ready,
+               running: Sequence[Job | None], block_default: int) -> None:
+        """Check and carry out a policy's decision."""
+        for job in decision.drop:
+            if job.state != WAITING:
+                raise PolicyError(f"policy dropped job {job.id}, which is not waiting")
+            drop(job, now)
+        for asg in decision.assign:
+            job = asg.job
+            accs = asg.accs if asg.accs else (asg.acc,)
+            if job.state != WAITING:
+                raise PolicyError(f"policy assigned job {job.id}, which is not waiting")
+            for a in accs:
+                if running[a] is not None:
+                    raise PolicyError(f"policy assigned job {job.id} to busy sub-accelerator {a}")
+            if asg.variant is not None and job.vc is not None:
+                raise PolicyError(f"policy changed the variant of started job {job.id}")
+            remove_ready(job)
+            size = block_default if asg.size is None else asg.size
+            start_block(job, tuple(accs), size, asg.variant, now)

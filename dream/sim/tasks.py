@@ -1,0 +1,91 @@
+"""Per-task runtime state: cost arrays per variant and sub-accelerator, rate, history."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dream.cost import cost_table
+from dream.cost.base import CostModel
+from dream.hardware import System
+from dream.workload.model import ModelDef
+from dream.workload.scenario import TaskSpec
+
+
+class VariantCost:
+    """Cost arrays of one model variant on every sub-accelerator of a system.
+
+    lat_ms[a] and energy_nj[a] are per base layer; cum_lat/cum_en are prefix sums as
+    Python lists (the event loop reads single entries, where lists beat numpy); est_suffix
+    is the expected latency from each base layer to the end, dynamic blocks weighted by
+    their expected execution count.
+    """
+
+    __slots__ = ("name", "index", "accuracy", "lat_ms", "energy_nj", "cum_lat", "cum_en",
+                 "est_suffix", "est_total", "out_elems", "n")
+
+    def __init__(self, index: int, name: str, accuracy: float, lat_ms: list[np.ndarray],
+                 energy_nj: list[np.ndarray], multiplicity: np.ndarray, out_elems: np.ndarray) -> None:
+        self.index = index
+        self.name = name
+        self.accuracy = accuracy
+        self.lat_ms = lat_ms
+        self.energy_nj = energy_nj
+        self.n = len(multiplicity)
+        self.cum_lat = [np.concatenate(([0.0], np.cumsum(l))).tolist() for l in lat_ms]
+        self.cum_en = [np.concatenate(([0.0], np.cumsum(e))).tolist() for e in energy_nj]
+        self.est_suffix = [
+            np.concatenate((np.cumsum((l * multiplicity)[::-1])[::-1], [0.0])).tolist() for l in lat_ms
+        ]
+        self.est_total = [s[0] for s in self.est_suffix]
+        self.out_elems = out_elems.astype(float).tolist()
+
+
+class TaskRuntime:
+    """A task during a simulation: static costs plus its current rate and history."""
+
+    __slots__ = ("index", "name", "spec", "model", "priority", "variants", "full", "allowed",
+                 "upstream", "children", "dynamic", "fps", "rel_deadline", "active",
+                 "released", "finished", "on_time", "late", "dropped", "energy_nj",
+                 "last_latency", "last_end")
+
+    def __init__(self, index: int, spec: TaskSpec, model: ModelDef, system: System,
+                 cost_model: CostModel) -> None:
+        self.index = index
+        self.name = spec.name
+        self.spec = spec
+        self.model = model
+        self.priority = spec.priority
+        self.dynamic = model.dynamic
+        self.variants: list[VariantCost] = []
+        for vi, v in enumerate(model.variants):
+            layers = model.layers(v.name)
+            mult = model.expected_multiplicity(len(layers))
+            lat, en = [], []
+            for acc in system.accelerators:
+                t = cost_table(cost_model, model.name, v.name, layers, acc)
+                lat.append(np.asarray(t.latency_ms, dtype=float))
+                en.append(np.asarray(t.energy_nj, dtype=float))
+            out = (layers["K"] * layers["Y"] * layers["X"]).to_numpy()
+            self.variants.append(VariantCost(vi, v.name, v.accuracy, lat, en, mult, out))
+        self.full = max(range(len(model.variants)),
+                        key=lambda i: (model.variants[i].accuracy, model.variants[i].width))
+        names = [v.name for v in model.variants]
+        self.allowed = (list(range(len(names))) if spec.variants is None
+                        else [names.index(v) for v in spec.variants])
+        if self.full not in self.allowed:
+            self.full = max(self.allowed, key=lambda i: model.variants[i].accuracy)
+        self.upstream: int | None = None
+        self.children: list[int] = []
+        self.fps = spec.fps
+        self.rel_deadline = spec.deadline_for(spec.fps)
+        self.active = False
+        self.released = self.finished = self.on_time = self.late = self.dropped = 0
+        self.energy_nj = 0.0
+        self.last_latency = 0.0
+        self.last_end = 0.0
+
+    def set_rate(self, fps: float) -> None:
+        """Change the frame rate (phase change); the default deadline follows the period."""
+        self.fps = fps
+        self.rel_deadline = self.spec.deadline_for(fps)
+

@@ -1,0 +1,191 @@
+"""The engine: a hand-computed timeline and invariants over random small scenarios."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dream.hardware import Accelerator
+from dream.workload.model import DynamicBlock, Variant
+from dream.workload.scenario import Phase, TaskSpec
+from simkit import make_spec, model_from_ms, simulate_spec
+
+
+def test_fcfs_single_accelerator_matches_hand_timeline():
+    # A: 2 layers of 2 ms every 10 ms; B: 1 layer of 7 ms every 20 ms; one sub-accelerator.
+    # t=0: A0 [0,2][2,4] done 4; B0 [4,11]; A1 (t=10) waits, runs [11,15];
+    # t=20: A2 then B1 (ties go by task order): A2 [20,24], B1 [24,31]; A3 (t=30) [31,35].
+    models = {"ma": model_from_ms("ma", [2.0, 2.0]), "mb": model_from_ms("mb", [7.0])}
+    tasks = [TaskSpec("A", "ma", 100.0), TaskSpec("B", "mb", 50.0)]
+    r = simulate_spec(make_spec(tasks, models, duration_ms=40.0, trace=True))
+    j = r.jobs.set_index("job")
+    expected = {  # job: (task, release, start, finish, status)
+        0: ("A", 0, 0, 4, "on_time"),
+        1: ("B", 0, 4, 11, "on_time"),
+        2: ("A", 10, 11, 15, "on_time"),
+        3: ("A", 20, 20, 24, "on_time"),
+        4: ("B", 20, 24, 31, "on_time"),
+        5: ("A", 30, 31, 35, "on_time"),
+    }
+    assert list(j.index) == list(expected)
+    for jid, (task, rel, start, fin, status) in expected.items():
+        row = j.loc[jid]
+        assert (row.task, row.status) == (task, status)
+        assert row.release_ms == pytest.approx(rel, abs=1e-9)
+        assert row.start_ms == pytest.approx(start, abs=1e-9)
+        assert row.finish_ms == pytest.approx(fin, abs=1e-9)
+    # blocks: A jobs run as two one-layer blocks, B as one
+    assert list(j.blocks) == [2, 1, 2, 2, 1, 2]
+    tr = r.trace
+    a0 = tr[tr.job == 0]
+    assert list(zip(a0.start_ms, a0.end_ms)) == [(0.0, 2.0), (2.0, 4.0)]
+    s = r.summary
+    assert s["jobs"] == 6 and s["dvr"] == 0.0
+    # energy: MACs x 1e-3 nJ; an A job is 4e6 MACs, a B job 7e6
+    assert s["energy_mj"] == pytest.approx((4 * 4000 + 2 * 7000) / 1e6)
+    assert s["uxcost"] == pytest.approx(s["energy_mj"] / 6 * (1 / 12))
+    assert s["acc.a0.utilization"] == pytest.approx(30 / 40)
+    assert s["task.A.latency_p50_ms"] == pytest.approx(4.5)  # latencies 4, 5, 4, 5
+
+
+def test_late_and_unfinished_and_warmup_counting():
+    # one 6 ms job every 5 ms: the queue grows, so later jobs finish late or not at all
+    models = {"m": model_from_ms("m", [6.0])}
+    r = simulate_spec(make_spec([TaskSpec("T", "m", 200.0)], models, duration_ms=20.0, warmup_ms=5.0))
+    j = r.jobs.set_index("job")
+    # T0 [0,6] late (deadline 5); T1 [6,12] late (10); T2 [12,18] late (15); T3 runs [18,24): unfinished
+    assert list(j.status) == ["late", "late", "late", "unfinished"]
+    s = r.summary
+    # counted: released at >= 5 with deadline <= 20: T1 (5..10), T2 (10..15), T3 (15..20)
+    assert s["jobs"] == 3 and s["late"] == 2 and s["unfinished"] == 1 and s["dvr"] == 1.0
+
+
+def test_cascade_deadline_and_release_after_upstream():
+    models = {"u": model_from_ms("u", [3.0]), "d": model_from_ms("d", [2.0])}
+    tasks = [TaskSpec("U", "u", 100.0), TaskSpec("D", "d", 50.0, upstream="U", trigger_prob=1.0)]
+    r = simulate_spec(make_spec(tasks, models, duration_ms=30.0))
+    j = r.jobs
+    d = j[j.task == "D"].set_index("frame")
+    u = j[j.task == "U"].set_index("frame")
+    for f in d.index:
+        assert d.loc[f, "release_ms"] == pytest.approx(u.loc[f, "finish_ms"])
+        # deadline: the upstream frame's release + the downstream task's period (20 ms)
+        assert d.loc[f, "deadline_ms"] == pytest.approx(u.loc[f, "release_ms"] + 20.0)
+
+
+def test_drop_expired_drops_waiting_jobs():
+    # a 6 ms job every 2.5 ms: at t=5 (T2's release) T1 reaches its deadline while waiting
+    models = {"m": model_from_ms("m", [6.0])}
+    r = simulate_spec(make_spec([TaskSpec("T", "m", 400.0)], models, duration_ms=30.0, drop_expired=True))
+    j = r.jobs.set_index("job")
+    assert j.loc[1, "status"] == "dropped" and j.loc[1, "finish_ms"] == pytest.approx(5.0)
+    assert j.loc[2, "start_ms"] == pytest.approx(6.0)
+    dropped = r.jobs[r.jobs.status == "dropped"]
+    assert len(dropped) > 3
+    assert (dropped.deadline_ms <= dropped.finish_ms + 1e-9).all()
+    assert dropped.start_ms.isna().all() and (dropped.energy_nj == 0).all()
+
+
+def test_phases_change_rate_and_membership():
+    models = {"m": model_from_ms("m", [0.5])}
+    tasks = [TaskSpec("A", "m", 100.0), TaskSpec("B", "m", 100.0)]
+    phases = [Phase(0.0, ("A",)), Phase(50.0, ("A", "B"), {"A": 50.0})]
+    r = simulate_spec(make_spec(tasks, models, phases=phases, duration_ms=100.0))
+    j = r.jobs
+    a = j[j.task == "A"].release_ms.to_numpy()
+    b = j[j.task == "B"].release_ms.to_numpy()
+    np.testing.assert_allclose(a, [0, 10, 20, 30, 40, 50, 70, 90])
+    np.testing.assert_allclose(b, [50, 60, 70, 80, 90])
+
+
+# ---------------------------------------------------------------- properties
+
+@st.composite
+def scenarios(draw):
+    n_tasks = draw(st.integers(1, 3))
+    models, tasks = {}, []
+    for i in range(n_tasks):
+        n_layers = draw(st.integers(1, 5))
+        ms = draw(st.lists(st.floats(0.05, 3.0), min_size=n_layers, max_size=n_layers))
+        dyn = ()
+        if n_layers >= 3 and draw(st.booleans()):
+            kind = draw(st.sampled_from(["probability", "repeat"]))
+            dyn = (DynamicBlock("b", 1, n_layers - 1, kind, p=0.5, mean=1.5, min_repeat=0, max_repeat=3),)
+        variants = (Variant("w0.5", 0.5, 0.9), Variant("w1.0", 1.0, 1.0))
+        models[f"m{i}"] = model_from_ms(f"m{i}", ms, dyn, variants)
+        upstream = None
+        if i > 0 and draw(st.booleans()):
+            upstream = f"T{draw(st.integers(0, i - 1))}"
+        tasks.append(TaskSpec(f"T{i}", f"m{i}", draw(st.floats(20.0, 200.0)), upstream=upstream,
+                              trigger_prob=draw(st.sampled_from([0.3, 0.5, 1.0]))))
+    n_acc = draw(st.integers(1, 3))
+    accs = [Accelerator(f"a{k}", draw(st.sampled_from(["WS", "OS", "RS"])), draw(st.sampled_from([1, 2])))
+            for k in range(n_acc)]
+    return tasks, models, accs
+
+
+def _check_invariants(r, spec):
+    jobs, tr = r.jobs, r.trace
+    # every released job ends in exactly one status
+    assert jobs.job.is_unique
+    assert set(jobs.status) <= {"on_time", "late", "dropped", "unfinished"}
+    # no sub-accelerator runs two blocks at once
+    for _, g in tr.groupby("accelerator", observed=True):
+        g = g.sort_values("start_ms")
+        assert (g.start_ms.to_numpy()[1:] >= g.end_ms.to_numpy()[:-1] - 1e-9).all()
+    # a job's blocks run in layer order, contiguously, never before release
+    rel = jobs.set_index("job").release_ms
+    for jid, g in tr.groupby("job"):
+        g = g.drop_duplicates(["start_ms", "layer_start"]).sort_values("start_ms")
+        assert g.layer_start.iloc[0] == 0
+        assert (g.layer_start.to_numpy()[1:] == g.layer_end.to_numpy()[:-1]).all()
+        assert g.start_ms.iloc[0] >= rel[jid] - 1e-9
+    # a downstream job is released when its upstream job of the same frame completes
+    for t in spec.scenario.tasks:
+        if t.upstream is None:
+            continue
+        d = jobs[jobs.task == t.name].set_index("frame")
+        u = jobs[jobs.task == t.upstream].set_index("frame")
+        for f, row in d.iterrows():
+            assert u.loc[f, "status"] in ("on_time", "late")
+            assert row.release_ms == pytest.approx(u.loc[f, "finish_ms"])
+    # energy equals the sum over executed blocks
+    e = tr.groupby("job")["energy_nj"].sum()
+    je = jobs.set_index("job").energy_nj
+    np.testing.assert_allclose(je.reindex(e.index).to_numpy(), e.to_numpy(), rtol=1e-9, atol=1e-6)
+    assert (je[~je.index.isin(e.index)] == 0).all()
+    # finished jobs ran all their layers
+    fin = jobs[jobs.status.isin(["on_time", "late"])]
+    assert (fin.finish_ms >= fin.release_ms).all()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scn=scenarios(), scheduler=st.sampled_from(["fcfs", "latency_greedy"]),
+       block=st.integers(0, 3), seed=st.integers(0, 1000))
+def test_engine_invariants(scn, scheduler, block, seed):
+    tasks, models, accs = scn
+    spec = make_spec(tasks, models, accs, scheduler=scheduler, duration_ms=120.0, seed=seed,
+                     block_size=block, trace=True, context_switch_us=5.0)
+    r = simulate_spec(spec)
+    _check_invariants(r, spec)
+    # same seed, same result
+    r2 = simulate_spec(spec)
+    pd.testing.assert_frame_equal(r.jobs, r2.jobs)
+    assert {k: v for k, v in r.summary.items() if k not in ("wall_s",) and "time" not in k} == \
+        {k: v for k, v in r2.summary.items() if k not in ("wall_s",) and "time" not in k} or \
+        np.isnan(r.summary["uxcost"])
+
+
+def test_different_seed_changes_cascade_draws():
+    models = {"u": model_from_ms("u", [0.5]), "d": model_from_ms("d", [0.5])}
+    tasks = [TaskSpec("U", "u", 100.0), TaskSpec("D", "d", 100.0, upstream="U", trigger_prob=0.5)]
+    frames = []
+    for seed in (0, 1):
+        r = simulate_spec(make_spec(tasks, models, duration_ms=1000.0, seed=seed))
+        frames.append(tuple(r.jobs[r.jobs.task == "D"].frame))
+    assert frames[0] != frames[1]
+    # about half the frames trigger
+    assert 30 < len(frames[0]) < 70
