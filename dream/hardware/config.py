@@ -20,11 +20,51 @@ def _positive(value: Any, path: str, integer: bool = False) -> float:
     return int(value) if integer else float(value)
 
 
+def generated_accelerators(cfg: Mapping[str, Any], path: str) -> list[dict[str, Any]]:
+    """Sub-accelerators of a parametric setting: a PE budget split over a dataflow mix.
+
+    mix: dataflows joined by "_" (e.g. "ws_os", "ws_os_ws_os"); first_share: the share of
+    PEs in the first sub-accelerator (the rest split equally); noc_bw: per sub-accelerator.
+    """
+    mix = str(cfg.get("mix", ""))
+    flows = [m.upper() for m in mix.split("_") if m]
+    bad = [f for f in flows if f not in DATAFLOWS]
+    if not flows or bad:
+        raise ConfigError(f"{path}.mix", f"got {mix!r}; dataflows {list(DATAFLOWS)} joined by '_', e.g. ws_os")
+    total = _positive(cfg.get("total_pes"), f"{path}.total_pes", integer=True)
+    n = len(flows)
+    first = cfg.get("first_share")
+    if first is None:
+        shares = [1.0 / n] * n
+    else:
+        first = float(first)
+        if not (0 < first < 1) or n < 2:
+            raise ConfigError(f"{path}.first_share", f"must lie in (0, 1) with two or more sub-accelerators, got {first}")
+        shares = [first] + [(1.0 - first) / (n - 1)] * (n - 1)
+    noc = _positive(cfg.get("noc_bw", 256), f"{path}.noc_bw")
+    accs, counts = [], {}
+    for f, share in zip(flows, shares):
+        pes = int(round(total * share))
+        if pes < 1:
+            raise ConfigError(f"{path}.first_share", f"leaves a sub-accelerator with no PEs")
+        i = counts.get(f, 0)
+        counts[f] = i + 1
+        accs.append({"name": f"{f.lower()}{i}", "dataflow": f, "num_pes": pes, "noc_bw": noc,
+                     "l2_kib": max(2048, pes)})
+    return accs
+
+
 def system_from_config(cfg: Mapping[str, Any], path: str = "hardware") -> System:
-    """Validate a hardware config into a System; raise ConfigError naming the path."""
+    """Validate a hardware config into a System; raise ConfigError naming the path.
+
+    Either `accelerators` lists the sub-accelerators, or `mix` + `total_pes` (+
+    `first_share`, `noc_bw`) generate them (see generated_accelerators).
+    """
     if not isinstance(cfg, Mapping):
         raise ConfigError(path, "must be a mapping with name, offchip_bw, accelerators")
     raw_accs = cfg.get("accelerators")
+    if raw_accs is None and cfg.get("mix") is not None:
+        raw_accs = generated_accelerators(cfg, path)
     if not raw_accs:
         raise ConfigError(f"{path}.accelerators", "a system needs at least one sub-accelerator")
     offchip = _positive(cfg.get("offchip_bw", 128.0), f"{path}.offchip_bw")
@@ -51,6 +91,9 @@ def system_from_config(cfg: Mapping[str, Any], path: str = "hardware") -> System
             if raw.get(f) is not None:
                 kwargs[f] = _positive(raw[f], f"{ap}.{f}")
         accs.append(Accelerator(**kwargs))
+    declared = cfg.get("total_pes")
+    if declared is not None and cfg.get("mix") is None and sum(a.num_pes for a in accs) != declared:
+        raise ConfigError(f"{path}.total_pes", f"is {declared} but the sub-accelerators add up to {sum(a.num_pes for a in accs)}")
     names = [a.name for a in accs]
     if len(set(names)) != len(names):
         raise ConfigError(f"{path}.accelerators", f"sub-accelerator names must be unique, got {names}")

@@ -15,7 +15,10 @@ from dream.errors import ConfigError
 from dream.sim.policy import Policy
 
 # one registration line per policy
-_MODULES = ("fcfs", "latency_greedy")
+_MODULES = (
+    "fcfs",
+    "latency_greedy",
+)
 
 _REGISTRY: dict[str, type[Policy]] | None = None
 
