@@ -35,7 +35,18 @@ def compose(overrides: list[str] | None = None) -> DictConfig:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
             return hydra_compose(config_name="config", overrides=list(overrides or []))
     except (HydraException, OmegaConfBaseException) as exc:
-        raise ConfigError("overrides", str(exc).strip().splitlines()[0]) from None
+        raise ConfigError("overrides", _one_line(str(exc))) from None
+
+
+def _one_line(message: str) -> str:
+    """Hydra's multi-line composition error as one line (options listed, search path cut)."""
+    text = message.split("Config search path")[0].strip()
+    head, _, options = text.partition("Available options in")
+    head = " ".join(head.replace("In 'config': ", "").split())
+    if options:
+        group, _, names = options.partition(":")
+        return f"{head}; available options in{group}: {', '.join(names.split())}"
+    return head
 
 
 @dataclass(frozen=True)

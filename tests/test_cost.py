@@ -322,6 +322,20 @@ def test_cost_table_is_cached_read_only_and_in_ms():
     assert cost_table(cm, "m", "w1.0", layers, acc) is not t1
 
 
+def test_cost_table_key_follows_layer_contents():
+    # two layer tables under one model name (a user's file edited between runs) never
+    # share a cost table; an equal copy of a table does
+    clear_cache()
+    acc = Accelerator("a", "RS", 1024)
+    cm = AnalyticalCostModel()
+    layers = _small_table()
+    t1 = cost_table(cm, "m", None, layers, acc)
+    assert cost_table(cm, "m", None, layers.copy(), acc) is t1
+    wider = layers.assign(Y=layers["Y"] * 2)
+    t2 = cost_table(cm, "m", None, wider, acc)
+    assert t2 is not t1 and np.all(t2.latency_cycles >= t1.latency_cycles)
+
+
 # ---------------------------------------------------------------- registry
 
 

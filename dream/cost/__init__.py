@@ -9,6 +9,7 @@ Public API:
 from __future__ import annotations
 
 import hashlib
+import weakref
 from typing import Any, Hashable, Mapping
 
 import numpy as np
@@ -41,6 +42,8 @@ COST_MODELS: dict[str, type[CostModel]] = {
 
 _DEFAULT = AnalyticalCostModel()
 _CACHE: dict[tuple[Hashable, str, str | None, bytes, Hashable], CostTable] = {}
+# id(layer table) -> (weak reference to it, content digest)
+_FINGERPRINTS: dict[int, tuple[weakref.ref, bytes]] = {}
 
 
 def make_cost_model(name: str, params: Mapping[str, Any] | None, where: str) -> CostModel:
@@ -72,16 +75,32 @@ def cost_table(
 
 
 def layers_fingerprint(layers: pd.DataFrame) -> bytes:
-    """A content digest of a layer table (ops and dimensions), cheap enough per lookup."""
+    """A content digest of a layer table (ops and dimensions), memoised per table object.
+
+    Layer tables are built once and reused (ModelDef caches them), so the digest is
+    computed once per table object and looked up by identity afterwards: a warm lookup
+    must cost microseconds, not a pass over the table. Tables are not mutated in place.
+    """
+    memo = _FINGERPRINTS.get(id(layers))
+    if memo is not None and memo[0]() is layers:
+        return memo[1]
     h = hashlib.blake2b(digest_size=16)
     h.update("|".join(layers["op"].astype(str)).encode())
-    h.update(np.ascontiguousarray(layers[list(DIM_COLUMNS)].to_numpy(np.int64)).tobytes())
-    return h.digest()
+    for col in DIM_COLUMNS:
+        h.update(np.ascontiguousarray(layers[col].to_numpy(np.int64)).tobytes())
+    digest = h.digest()
+    try:
+        ref = weakref.ref(layers, lambda _r, k=id(layers): _FINGERPRINTS.pop(k, None))
+    except TypeError:  # not weak-referenceable: no memo
+        return digest
+    _FINGERPRINTS[id(layers)] = (ref, digest)
+    return digest
 
 
 def clear_cache() -> None:
-    """Forget every cached cost table (for benchmarks and tests)."""
+    """Forget every cached cost table and layer-table digest (for benchmarks and tests)."""
     _CACHE.clear()
+    _FINGERPRINTS.clear()
 
 
 def layer_costs(layers: pd.DataFrame, accelerator: Accelerator) -> pd.DataFrame:

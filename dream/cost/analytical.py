@@ -17,6 +17,10 @@ from dream.cost.base import CostModel
 from dream.errors import ConfigError
 from dream.hardware import Accelerator
 
+Arr = np.ndarray
+# steps, MACs per PE per step, weight / input / psum NoC traffic in, traffic out, L1 accesses
+Mapped = tuple[Arr, Arr, Arr, Arr, Arr, Arr, Arr]
+
 # PE-array geometry of each dataflow style (docs/cost-model.md, "Mapping").
 WS_K_LANES, WS_C_LANES = 16, 16  # NVDLA-like: a 16 x 16 group of PEs per output position
 OS_X_LANES, OS_C_LANES = 4, 16  # ShiDianNao-like: 4 output columns x 16 input channels
@@ -195,7 +199,8 @@ class AnalyticalCostModel(CostModel):
             "energy_nj": energy.astype(np.float64),
         }
 
-    def _ws(self, acc, K, Cr, Y, X, R, S, st, dw, macs, out, weights):
+    def _ws(self, acc: Accelerator, K: Arr, Cr: Arr, Y: Arr, X: Arr, R: Arr, S: Arr,
+            st: Arr, dw: Arr, macs: Arr, out: Arr, weights: Arr) -> Mapped:
         """NVDLA-like weight-stationary: one weight per PE, partial sums stream out."""
         cl, kl, G = _lanes(acc.num_pes, WS_C_LANES, WS_K_LANES)
         # groups take output columns, then rows, then extra blocks of output channels
@@ -219,7 +224,8 @@ class AnalyticalCostModel(CostModel):
         l1 = 3.0 * macs + weights * (gx * gy)
         return steps, np.ones_like(steps), w_in, x_in, psum_in, psum_out, l1
 
-    def _os(self, acc, K, Cr, Y, X, R, S, st, dw, macs, out, weights):
+    def _os(self, acc: Accelerator, K: Arr, Cr: Arr, Y: Arr, X: Arr, R: Arr, S: Arr,
+            st: Arr, dw: Arr, macs: Arr, out: Arr, weights: Arr) -> Mapped:
         """ShiDianNao-like output-stationary: outputs accumulate in place over C and R x S."""
         cl, xl, G = _lanes(acc.num_pes, OS_C_LANES, OS_X_LANES)
         # groups take output rows, then (when rows run out) output channels
@@ -238,7 +244,8 @@ class AnalyticalCostModel(CostModel):
         l1 = 6.0 * macs  # operand reads, operand fills, accumulator read + write
         return steps, step_macs, w_in, x_in, np.zeros_like(out), out, l1
 
-    def _rs(self, acc, K, Cr, Y, X, R, S, st, dw, macs, out, weights):
+    def _rs(self, acc: Accelerator, K: Arr, Cr: Arr, Y: Arr, X: Arr, R: Arr, S: Arr,
+            st: Arr, dw: Arr, macs: Arr, out: Arr, weights: Arr) -> Mapped:
         """Eyeriss-like row-stationary: filter rows stay in PEs, psums add up each cluster."""
         rl, xl, G = _lanes(acc.num_pes, RS_R_LANES, RS_X_LANES)
         # groups take output channels, then (when channels run out) output rows

@@ -1,0 +1,81 @@
+"""How long building every cost table of the largest scenario on the largest setting takes.
+
+Scenario ar_assistant (KD res8_narrow, SR emformer, SS hrvit_b1, DE midas_small,
+PD planercnn, OD d2go_faster_rcnn), every variant of each model; setting M at 8K PEs
+(4 x 2048 PEs, WS / OS / WS / OS, NoC 256, as conf/hardware/quad_8k_ws_os.yaml).
+Cold: the cost-table cache is cleared before each repetition; warm: the cache is full.
+Layer tables are built once beforehand (that is the workload's job, cached by ModelDef).
+
+Run: .venv/bin/python benchmarks/bench_cost.py [--repeats N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+from dream.cost import AnalyticalCostModel, clear_cache, cost_table
+from dream.hardware import Accelerator
+from dream.workload.zoo import get_model
+
+MODELS = ("res8_narrow", "emformer", "hrvit_b1", "midas_small", "planercnn", "d2go_faster_rcnn")
+SETTING_M_8K = tuple(
+    Accelerator(name, flow, 2048, noc_bw=256, offchip_bw=128, clock_ghz=1.0, l1_kib=16,
+                l2_kib=2048)
+    for name, flow in (("ws0", "WS"), ("os0", "OS"), ("ws1", "WS"), ("os1", "OS"))
+)
+TARGET_COLD_MS = 50.0
+
+
+def build_all(jobs, accs, cost_model) -> int:
+    """Build (or fetch) the cost table of every variant on every sub-accelerator."""
+    n = 0
+    for model, variant, layers in jobs:
+        for acc in accs:
+            cost_table(cost_model, model, variant, layers, acc)
+            n += 1
+    return n
+
+
+def main() -> None:
+    """Time cold and warm cost-table builds and print the medians and their ratio."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=15, help="repetitions (>= 7)")
+    args = parser.parse_args()
+    repeats = max(7, args.repeats)
+
+    jobs = []
+    for name in MODELS:
+        model = get_model(name)
+        for v in model.variants:
+            jobs.append((model.name, v.name, model.layers(v.name)))
+    n_layers = sum(len(j[2]) for j in jobs)
+    cost_model = AnalyticalCostModel()
+
+    cold = []
+    for _ in range(repeats):
+        clear_cache()
+        t0 = time.perf_counter()
+        n_tables = build_all(jobs, SETTING_M_8K, cost_model)
+        cold.append(time.perf_counter() - t0)
+    warm = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        build_all(jobs, SETTING_M_8K, cost_model)
+        warm.append(time.perf_counter() - t0)
+
+    cold_ms = statistics.median(cold) * 1e3
+    warm_ms = statistics.median(warm) * 1e3
+    print(f"scenario ar_assistant: {len(MODELS)} models, {len(jobs)} variants, {n_layers} layers")
+    print(f"setting M at 8K: {len(SETTING_M_8K)} sub-accelerators; {n_tables} cost tables "
+          f"({n_tables * n_layers // len(jobs)} layer costs)")
+    print(f"cold cache: median {cold_ms:8.2f} ms over {repeats} repeats "
+          f"(min {min(cold) * 1e3:.2f}, max {max(cold) * 1e3:.2f}); target < {TARGET_COLD_MS:.0f} ms"
+          f" -> {'OK' if cold_ms < TARGET_COLD_MS else 'OVER TARGET'}")
+    print(f"warm cache: median {warm_ms:8.3f} ms over {repeats} repeats")
+    print(f"ratio cold / warm: {cold_ms / warm_ms:.0f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Analysis of results: loading datasets, statistics, figures, the report and timelines."""

@@ -1,0 +1,155 @@
+"""Loading a results dataset for analysis: ok rows, their settings, scheduler labels, seeds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from dream.config import GROUPS
+from dream.dataset import IDENTITY_COLUMNS, parquet_files, read_dataset
+
+# schedulers in the order tables and figures list them: DREAM first, then the baselines
+# in domain.md's order; unknown names follow alphabetically
+SCHEDULER_ORDER = ("dream", "fcfs", "rr", "edf", "sjf", "latency_greedy", "prema", "planaria",
+                   "veltair", "herald")
+# replicate columns: statistics run over them, they never define a configuration
+SEED_COLUMNS = ("seed", "sim.seed")
+
+
+class DatasetError(ValueError):
+    """The dataset cannot be analysed (missing, empty, no successful rows)."""
+
+
+@dataclass
+class Results:
+    """The ok rows of a dataset, with `setting`, `label` and `seed` columns added.
+
+    setting: hardware plus every varied non-scheduler parameter (e.g. hardware.total_pes);
+    label: scheduler plus its varied parameters (e.g. "dream alpha=0.5").
+    """
+
+    rows: pd.DataFrame
+    failed: pd.DataFrame
+    params: list[str]                      # varied parameter columns (override keys)
+    numeric: list[str]                     # the numeric ones among them
+    fixed: dict[str, Any] = field(default_factory=dict)  # parameters with one value
+
+    @property
+    def settings(self) -> list[str]:
+        """Settings in sorted order."""
+        return sorted(self.rows["setting"].unique())
+
+    @property
+    def workloads(self) -> list[str]:
+        """Workloads in sorted order."""
+        return sorted(self.rows["workload"].unique())
+
+    @property
+    def labels(self) -> list[str]:
+        """Scheduler labels, DREAM first, then baselines in the canonical order."""
+        return order_labels(self.rows[["label", "scheduler"]].drop_duplicates())
+
+
+def order_labels(pairs: pd.DataFrame) -> list[str]:
+    """Labels sorted by their scheduler's canonical position, then by name."""
+    def key(row: tuple[str, str]) -> tuple[int, str, str]:
+        label, sched = row
+        pos = SCHEDULER_ORDER.index(sched) if sched in SCHEDULER_ORDER else len(SCHEDULER_ORDER)
+        return pos, sched, label
+    return [lab for lab, _ in sorted(pairs[["label", "scheduler"]].itertuples(index=False, name=None), key=key)]
+
+
+def parameter_columns(df: pd.DataFrame) -> list[str]:
+    """Swept override keys among the columns: config-group paths, not identity or seeds."""
+    out = []
+    for c in df.columns:
+        head = c.split(".", 1)[0]
+        if c in IDENTITY_COLUMNS or c in SEED_COLUMNS or head not in GROUPS:
+            continue
+        out.append(c)
+    return sorted(out)
+
+
+def _as_numeric(s: pd.Series) -> pd.Series | None:
+    """The column as numbers if every non-null value is one (hive keys arrive as strings)."""
+    if s.dtype == bool:
+        return None
+    num = pd.to_numeric(s, errors="coerce")
+    return num if num.notna().sum() == s.notna().sum() and s.notna().any() else None
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def _short(key: str) -> str:
+    """hardware.total_pes -> total_pes, for compact labels."""
+    return key.split(".", 1)[1] if "." in key else key
+
+
+def describe(row: pd.Series, keys: list[str]) -> str:
+    """`k=v` pairs of the non-null keys of a row, short key names."""
+    return " ".join(f"{_short(k)}={_fmt(row[k])}" for k in keys if pd.notna(row[k]))
+
+
+def load_results(path: str | Path) -> Results:
+    """Read a dataset and prepare it for analysis; raise DatasetError when there is nothing to analyse."""
+    root = Path(path)
+    if not root.exists():
+        raise DatasetError(f"no dataset at {root}")
+    if not parquet_files(root):
+        raise DatasetError(f"no Parquet files under {root}; run `dream sweep` first")
+    df = read_dataset(root)
+    missing = [c for c in ("status", "workload", "scheduler") if c not in df.columns]
+    if missing:
+        raise DatasetError(f"{root} is not a results dataset: columns {missing} are missing")
+    ok = df[df["status"] == "ok"].copy()
+    failed = df[df["status"] != "ok"].copy()
+    if ok.empty:
+        raise DatasetError(f"{root} holds no successful simulation ({len(failed)} failed)")
+    if "hardware" not in ok.columns:
+        ok["hardware"] = "default"
+    for c in ("workload", "hardware", "scheduler"):
+        ok[c] = ok[c].astype(str)
+
+    params, numeric, fixed = [], [], {}
+    for c in parameter_columns(ok):
+        num = _as_numeric(ok[c])
+        if num is not None:
+            ok[c] = num
+        values = ok[c].dropna().unique()
+        if len(values) > 1:
+            params.append(c)
+            if num is not None:
+                numeric.append(c)
+        elif len(values) == 1:
+            fixed[c] = values[0].item() if hasattr(values[0], "item") else values[0]
+
+    sched_params = [c for c in params if c.startswith("scheduler.")]
+    other_params = [c for c in params if c not in sched_params]
+    ok["setting"] = ok["hardware"]
+    if other_params:
+        extra = ok.apply(lambda r: describe(r, other_params), axis=1)
+        ok["setting"] = (ok["hardware"] + " " + extra).str.strip()
+    ok["label"] = ok["scheduler"]
+    if sched_params:
+        extra = ok.apply(lambda r: describe(r, sched_params), axis=1)
+        ok["label"] = (ok["scheduler"] + " " + extra).str.strip()
+
+    # replicates: the seed column, else sim.seed, else the row's position in its configuration
+    seed_col = next((c for c in SEED_COLUMNS if c in ok.columns and ok[c].notna().all()), None)
+    if seed_col is not None:
+        ok["seed"] = pd.to_numeric(ok[seed_col]).astype(int)
+    else:
+        ok["seed"] = ok.groupby(["setting", "workload", "label"]).cumcount()
+    dup = ok.duplicated(["setting", "workload", "label", "seed"])
+    if dup.any():
+        # a rerun of the same point: keep the first, so pairing by seed stays one-to-one
+        ok = ok[~dup]
+    ok = ok.sort_values(["setting", "workload", "label", "seed"], kind="stable").reset_index(drop=True)
+    return Results(rows=ok, failed=failed, params=params, numeric=numeric, fixed=fixed)

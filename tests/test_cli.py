@@ -1,0 +1,62 @@
+"""End-to-end runs of the `dream` command: run, --cfg, --help, costs, demo, the Python API."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import dream
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _dream(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "dream.cli", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=300)
+
+
+def test_run_writes_jobs_and_summary(tmp_path):
+    out = tmp_path / "run"
+    p = _dream("run", "workload=vr_gaming", "hardware=dual_4k_ws_os", "scheduler=fcfs",
+               "sim.duration_ms=200", "sim.seed=0", f"output={out}")
+    assert p.returncode == 0, p.stderr
+    assert "UXCost" in p.stdout and "ES" in p.stdout and "utilization" in p.stdout
+    jobs = pd.read_parquet(out / "jobs.parquet")
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(jobs.task) == {"ES", "GE", "HT"}
+    assert summary["jobs"] == int(((jobs.deadline_ms <= 200) & (jobs.release_ms >= 0)).sum())
+    # the same config through the Python API gives the same metrics
+    r = dream.simulate(dream.compose(["sim.duration_ms=200"]))
+    for k in ("jobs", "dvr", "energy_mj", "uxcost", "xrbench_score"):
+        assert r.summary[k] == pytest.approx(summary[k], rel=1e-12)
+
+
+def test_run_trace_and_cfg_and_help(tmp_path):
+    p = _dream("run", "sim.duration_ms=50", "sim.trace=true", f"output={tmp_path}")
+    assert p.returncode == 0, p.stderr
+    tr = pd.read_parquet(tmp_path / "trace.parquet")
+    assert {"accelerator", "start_ms", "end_ms", "layer_start"} <= set(tr.columns)
+    p = _dream("run", "--cfg", "job", "scheduler=latency_greedy")
+    assert p.returncode == 0 and "name: latency_greedy" in p.stdout and "duration_ms" in p.stdout
+    p = _dream("run", "--help")
+    assert p.returncode == 0 and "workload" in p.stdout and "hardware" in p.stdout
+
+
+def test_multirun(tmp_path):
+    p = _dream("run", "-m", "scheduler=fcfs,latency_greedy", "sim.duration_ms=50",
+               f"hydra.sweep.dir={tmp_path}")
+    assert p.returncode == 0, p.stderr
+    assert sorted(x.name for x in tmp_path.iterdir() if x.is_dir()) == ["0", "1"]
+    assert (tmp_path / "1" / "summary.json").exists()
+
+
+def test_costs_and_unknown_command():
+    p = _dream("costs", "workload=ar_gaming", "hardware=single_4k_ws")
+    assert p.returncode == 0 and "midas_small" in p.stdout and "latency_ms" in p.stdout
+    p = _dream("fly")
+    assert p.returncode == 2 and "unknown command" in p.stderr
