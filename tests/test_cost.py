@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dream.cost import (
@@ -362,16 +362,13 @@ def test_registry_and_make_cost_model():
 # ---------------------------------------------------------------- table cost model
 
 
-def _cost_rows(model: str, n: int, accs: tuple[str, ...], variant: str | None = None) -> pd.DataFrame:
+def _cost_rows(model: str, n: int, accs: tuple[str, ...]) -> pd.DataFrame:
     rows = [
         {"model": model, "layer": i, "accelerator": a, "latency_cycles": 100.0 * (i + 1) + j,
          "energy_nj": 2.0 * (i + 1) + j}
         for j, a in enumerate(accs) for i in range(n)
     ]
-    df = pd.DataFrame(rows)
-    if variant is not None:
-        df["variant"] = variant
-    return df
+    return pd.DataFrame(rows)
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])

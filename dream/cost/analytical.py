@@ -75,7 +75,7 @@ class AnalyticalCostModel(CostModel):
         noc_efficiency: float = 0.7,
         element_bytes: float = 1.0,
     ) -> None:
-        """Constants default to XRBench's energy model and our NoC calibration; ValueError if bad."""
+        """Defaults: XRBench's energy constants and our NoC calibration; ValueError if bad."""
         values = dict(mac_energy_nj=mac_energy_nj, l1_energy=l1_energy, l2_energy=l2_energy,
                       psum_elements=psum_elements, noc_efficiency=noc_efficiency,
                       element_bytes=element_bytes)

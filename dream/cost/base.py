@@ -57,7 +57,9 @@ class CostTable:
     latency_ms: np.ndarray
 
     @classmethod
-    def build(cls, latency_cycles: np.ndarray, energy_nj: np.ndarray, clock_ghz: float) -> "CostTable":
+    def build(
+        cls, latency_cycles: np.ndarray, energy_nj: np.ndarray, clock_ghz: float
+    ) -> "CostTable":
         """Make a table from cycle and energy arrays and the sub-accelerator's clock."""
         cycles = _frozen(latency_cycles)
         return cls(cycles, _frozen(energy_nj), _frozen(cycles / (clock_ghz * 1e6)))

@@ -99,7 +99,8 @@ class TableCostModel(CostModel):
             )
         # (model, variant, accelerator) -> dense arrays by layer index, NaN where absent
         self._entries: dict[tuple[str, str, str], tuple[np.ndarray, np.ndarray]] = {}
-        for (m, v, a), idx in keys.groupby(["model", "variant", "accelerator"], sort=False).indices.items():
+        groups = keys.groupby(["model", "variant", "accelerator"], sort=False).indices
+        for (m, v, a), idx in groups.items():
             layers = keys["layer"].to_numpy()[idx]
             l_arr = np.full(int(layers.max()) + 1, np.nan)
             e_arr = np.full(int(layers.max()) + 1, np.nan)
