@@ -189,3 +189,92 @@ def test_different_seed_changes_cascade_draws():
     assert frames[0] != frames[1]
     # about half the frames trigger
     assert 30 < len(frames[0]) < 70
+
+
+# ------------------------------------------------ fusion, migration, preemption
+
+from dream.sim.policy import Assignment, Decision, Policy  # noqa: E402
+
+
+class FuseAll(Policy):
+    """Test policy: the oldest ready job takes every idle sub-accelerator at once."""
+
+    name = "fuse_all"
+    preemptive = False
+
+    def schedule(self, view):
+        return Decision([Assignment(view.ready[0], view.idle[0], accs=tuple(view.idle))])
+
+
+class PingPong(Policy):
+    """Test policy: each block of a job runs on the other sub-accelerator than the last."""
+
+    name = "ping_pong"
+    preemptive = True
+
+    def schedule(self, view):
+        job = view.ready[0]
+        want = 1 - job.acc if job.acc >= 0 else 0
+        acc = want if want in view.idle else view.idle[0]
+        return Decision([Assignment(job, acc)])
+
+
+class Newest(Policy):
+    """Test policy: the most recently released job first, preemptive (LIFO)."""
+
+    name = "newest"
+    preemptive = True
+
+    def schedule(self, view):
+        return Decision([Assignment(view.ready[-1], view.idle[0])])
+
+
+def _run_with(policy: Policy, spec):
+    """Run a spec under a policy object that is not in the registry."""
+    from dream.sim.engine import Engine
+
+    return Engine(spec.scenario, spec.system, policy, spec.cost_model, spec.sim, dict(spec.catalog)).run()
+
+
+def test_fused_block_latency_and_energy():
+    # 4 ms layer on a 1-PE and a 3-PE sub-accelerator: 4 ms and 4/3 ms alone, fused
+    # 1 / (1/4 + 3/4) = 1 ms; energy (MACs x 1e-3) is the same on both, so 4000 nJ
+    models = {"m": model_from_ms("m", [4.0])}
+    accs = [Accelerator("a", "WS", 1), Accelerator("b", "WS", 3)]
+    spec = make_spec([TaskSpec("T", "m", 10.0)], models, accs, duration_ms=100.0, trace=True)
+    raw = _run_with(FuseAll(), spec)
+    j = raw.jobs.iloc[0]
+    assert j.finish_ms == pytest.approx(1.0) and j.energy_nj == pytest.approx(4000.0)
+    assert j.accelerators == "a+b"
+    assert sorted(raw.trace[raw.trace.job == 0].accelerator.astype(str)) == ["a", "b"]
+
+
+def test_migration_moves_activations_over_offchip_bandwidth():
+    # two 2 ms layers alternate between sub-accelerators: the second block first moves
+    # the first layer's output (2e6 elements) at 128 elements/cycle = 15625 cycles
+    models = {"m": model_from_ms("m", [2.0, 2.0])}
+    accs = [Accelerator("a", "WS", 1), Accelerator("b", "WS", 1)]
+    spec = make_spec([TaskSpec("T", "m", 10.0)], models, accs, duration_ms=100.0, trace=True)
+    raw = _run_with(PingPong(), spec)
+    j = raw.jobs.iloc[0]
+    assert j.migrations == 1 and j.accelerators == "a+b"
+    assert j.finish_ms == pytest.approx(4.0 + 2e6 / 128 / 1e6)
+    # without migration costs the same schedule takes exactly 4 ms
+    spec2 = make_spec([TaskSpec("T", "m", 10.0)], models, accs, duration_ms=100.0, migration=False)
+    assert _run_with(PingPong(), spec2).jobs.iloc[0].finish_ms == pytest.approx(4.0)
+
+
+def test_preemption_counts_and_context_switch_cost():
+    # A: three 2 ms layers released at 0; B: one 1 ms layer released at 3 (offset).
+    # LIFO: A [0,2] [2,4]; at 3 B waits (A's block runs); at 4 B runs [4,5], A is preempted
+    # and resumes at 5 paying the 50 us context switch: [5, 7.05].
+    models = {"a": model_from_ms("a", [2.0, 2.0, 2.0]), "b": model_from_ms("b", [1.0])}
+    tasks = [TaskSpec("A", "a", 10.0), TaskSpec("B", "b", 10.0, offset_ms=3.0)]
+    phases = [Phase(0.0, ("A", "B"))]
+    spec = make_spec(tasks, models, phases=phases, duration_ms=9.0, context_switch_us=50.0)
+    raw = _run_with(Newest(), spec)
+    j = raw.jobs.set_index("job")
+    a = j[j.task == "A"].iloc[0]
+    b = j[j.task == "B"].iloc[0]
+    assert b.start_ms == pytest.approx(4.0) and b.finish_ms == pytest.approx(5.0)
+    assert a.preemptions == 1 and a.finish_ms == pytest.approx(7.05)
