@@ -18,6 +18,13 @@ from dream.sim.policy import Policy
 _MODULES = (
     "fcfs",
     "latency_greedy",
+    "rr",
+    "edf",
+    "sjf",
+    "prema",
+    "planaria",
+    "veltair",
+    "herald",
 )
 
 _REGISTRY: dict[str, type[Policy]] | None = None

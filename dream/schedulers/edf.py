@@ -22,6 +22,9 @@ class EDF(Policy):
     name = "edf"
     preemptive = True
 
+    def __init__(self) -> None:
+        """No parameters."""
+
     def schedule(self, view: View) -> Decision:
         """Run the earliest-deadline ready jobs on their fastest idle sub-accelerators."""
         idle = view.idle

@@ -248,9 +248,13 @@ class Engine:
             else:
                 # output channels split in proportion to speed: every part ends together
                 lats = [cl[a][end] - cl[a][pos] for a in accs]
-                inv = sum(1.0 / l for l in lats)
-                lat = 1.0 / inv
-                en = sum((1.0 / l) / inv * (ce[a][end] - ce[a][pos]) for a, l in zip(accs, lats))
+                if min(lats) <= 0.0:  # a free block on one part (a table cost model): it takes it all
+                    a = accs[lats.index(min(lats))]
+                    lat, en = 0.0, ce[a][end] - ce[a][pos]
+                else:
+                    inv = sum(1.0 / l for l in lats)
+                    lat = 1.0 / inv
+                    en = sum((1.0 / l) / inv * (ce[a][end] - ce[a][pos]) for a, l in zip(accs, lats))
             if job.preempted:
                 lat += cs_ms
                 job.preempted = False
@@ -374,11 +378,15 @@ class Engine:
                     dtimes.append(dt * 1e6)
                     self._apply(decision, now, drop, start_block, remove_ready, running, block_default)
             if paused:
+                # a job left waiting at its block boundary was preempted only if another
+                # job took one of its sub-accelerators; waiting for a different one
+                # (Herald's mapped layers) is queueing, not preemption
                 for job in paused:
                     if job.state == WAITING and job.paused:
                         job.paused = False
-                        job.preempted = True
-                        job.preemptions += 1
+                        if any(running[a] is not None for a in job.accs):
+                            job.preempted = True
+                            job.preemptions += 1
                 paused.clear()
 
         # the horizon: close busy intervals of blocks still running, record the rest

@@ -56,6 +56,13 @@ class Job:
         return self.vc is not None
 
     @property
+    def next_layer(self) -> int:
+        """Index (in the model's layer table) of the layer this job runs next, -1 when done."""
+        if self.pos >= self.n:
+            return -1
+        return self.pos if self.seq is None else self.seq[self.pos]
+
+    @property
     def layers_left(self) -> int:
         """Layers this job has still to run (known to the engine only for dynamic models)."""
         return self.n - self.pos
