@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Callable
 
+from dream.analysis.cli import cmd_report, cmd_timeline
 from dream.errors import ConfigError
 
 USAGE = """usage: dream COMMAND [ARGS]
@@ -13,6 +14,8 @@ commands:
   run [OVERRIDES]     simulate one config (a Hydra app: --help, --cfg job, -m work)
   costs [OVERRIDES]   per-model latency and energy on the chosen hardware
   demo                the default study in small
+  report DATASET      tables and figures of a sweep dataset (--baseline NAME, --out DIR)
+  timeline RUN_DIR    Gantt chart of one run written with sim.trace=true (--out FILE)
 """
 
 
@@ -107,6 +110,8 @@ COMMANDS: dict[str, Callable[[list[str]], None]] = {
     "run": cmd_run,
     "costs": cmd_costs,
     "demo": cmd_demo,
+    "report": cmd_report,
+    "timeline": cmd_timeline,
 }
 
 

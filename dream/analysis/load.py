@@ -36,30 +36,22 @@ class Results:
     params: list[str]                      # varied parameter columns (override keys)
     numeric: list[str]                     # the numeric ones among them
     fixed: dict[str, Any] = field(default_factory=dict)  # parameters with one value
-
-    @property
-    def settings(self) -> list[str]:
-        """Settings in sorted order."""
-        return sorted(self.rows["setting"].unique())
+    settings: list[str] = field(default_factory=list)    # by hardware, then parameter values
+    labels: list[str] = field(default_factory=list)      # DREAM, baselines in SCHEDULER_ORDER
 
     @property
     def workloads(self) -> list[str]:
         """Workloads in sorted order."""
         return sorted(self.rows["workload"].unique())
 
-    @property
-    def labels(self) -> list[str]:
-        """Scheduler labels, DREAM first, then baselines in the canonical order."""
-        return order_labels(self.rows[["label", "scheduler"]].drop_duplicates())
+
+def _sched_rank(name: str) -> int:
+    return SCHEDULER_ORDER.index(name) if name in SCHEDULER_ORDER else len(SCHEDULER_ORDER)
 
 
-def order_labels(pairs: pd.DataFrame) -> list[str]:
-    """Labels sorted by their scheduler's canonical position, then by name."""
-    def key(row: tuple[str, str]) -> tuple[int, str, str]:
-        label, sched = row
-        pos = SCHEDULER_ORDER.index(sched) if sched in SCHEDULER_ORDER else len(SCHEDULER_ORDER)
-        return pos, sched, label
-    return [lab for lab, _ in sorted(pairs[["label", "scheduler"]].itertuples(index=False, name=None), key=key)]
+def _first_in_order(df: pd.DataFrame, column: str, by: list[str]) -> list[str]:
+    """Distinct values of `column` after sorting by `by` (numbers numerically, nulls first)."""
+    return df.sort_values(by, na_position="first", kind="stable")[column].drop_duplicates().tolist()
 
 
 def parameter_columns(df: pd.DataFrame) -> list[str]:
@@ -152,4 +144,8 @@ def load_results(path: str | Path) -> Results:
         # a rerun of the same point: keep the first, so pairing by seed stays one-to-one
         ok = ok[~dup]
     ok = ok.sort_values(["setting", "workload", "label", "seed"], kind="stable").reset_index(drop=True)
-    return Results(rows=ok, failed=failed, params=params, numeric=numeric, fixed=fixed)
+    settings = _first_in_order(ok, "setting", ["hardware"] + other_params)
+    labels = _first_in_order(ok.assign(_rank=ok["scheduler"].map(_sched_rank)), "label",
+                             ["_rank", "scheduler"] + sched_params)
+    return Results(rows=ok, failed=failed, params=params, numeric=numeric, fixed=fixed,
+                   settings=settings, labels=labels)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -49,6 +50,7 @@ def t_cdf(t: float, df: float) -> float:
     return 1.0 - tail if t >= 0 else tail
 
 
+@lru_cache(maxsize=None)
 def t_quantile(p: float, df: float) -> float:
     """Student t quantile, by bisection on the CDF (scipy is not a dependency)."""
     if not 0.0 < p < 1.0 or df <= 0:

@@ -1,0 +1,72 @@
+"""`dream report` and `dream timeline`: argument parsing and exit codes (heavy imports stay lazy)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _fail(cmd: str, exc: Exception) -> None:
+    """One clear message, exit status 2 (bad input), as dream.cli does."""
+    from dream.cli import _fail as fail  # imported late: dream.cli imports this module
+
+    fail(cmd, exc)
+
+
+def cmd_report(args: list[str]) -> None:
+    """`dream report DATASET [--baseline NAME] [--out DIR]`: tables and figures of a sweep."""
+    p = argparse.ArgumentParser(prog="dream report", description=(
+        "Summarise a results dataset: metrics normalised to a baseline with 95% CIs over "
+        "seeds, geometric means, DREAM's UXCost reduction, figures. Writes report.md, CSV "
+        "tables and PNG figures."))
+    p.add_argument("dataset", help="dataset directory (or one Parquet file) written by `dream sweep`")
+    p.add_argument("--baseline", help="scheduler (or scheduler configuration) to normalise to; "
+                   "default: the best non-DREAM scheduler by geometric-mean UXCost")
+    p.add_argument("--out", help="output directory (default: DATASET/report)")
+    a = p.parse_args(args)
+
+    from dream.analysis.load import DatasetError, load_results
+    from dream.analysis.report import build_report, write_report
+
+    try:
+        results = load_results(a.dataset)
+        rep = build_report(results, a.baseline)
+    except DatasetError as exc:
+        _fail("report", exc)
+    if len(results.failed):
+        print(f"dream report: warning: {len(results.failed)} failed simulation(s) left out "
+              f"(listed in report.md)", file=sys.stderr)
+    root = Path(a.dataset)
+    out = Path(a.out) if a.out else (root if root.is_dir() else root.parent) / "report"
+    files = write_report(rep, a.dataset, out)
+    print(f"baseline: {rep.baseline}")
+    if rep.reduction is not None:
+        for _, r in rep.reduction.iterrows():
+            g = 100 * r["geomean_reduction"]
+            print(f"{r['dream']} vs {r['baseline']}: UXCost {abs(g):.1f}% {'lower' if g >= 0 else 'higher'} "
+                  f"(geometric mean), at best {100 * r['max_reduction']:.1f}% lower")
+    print(f"wrote {out / 'report.md'} and {len(files) - 1} more file(s)")
+
+
+def cmd_timeline(args: list[str]) -> None:
+    """`dream timeline RUN_DIR [--out FILE]`: a Gantt chart of one simulation's block trace."""
+    p = argparse.ArgumentParser(prog="dream timeline", description=(
+        "Gantt chart of one `dream run ... sim.trace=true output=DIR`: sub-accelerators over "
+        "time, blocks coloured by task, late jobs and drops marked."))
+    p.add_argument("run_dir", help="run directory with summary.json, jobs.parquet, trace.parquet")
+    p.add_argument("--out", help="PNG file (default: RUN_DIR/timeline.png)")
+    p.add_argument("--start", type=float, default=None, help="window start, ms")
+    p.add_argument("--end", type=float, default=None, help="window end, ms")
+    a = p.parse_args(args)
+
+    from dream.analysis.figures import save
+    from dream.analysis.timeline import TimelineError, load_timeline, plot_timeline
+
+    try:
+        jobs, trace = load_timeline(a.run_dir)
+    except TimelineError as exc:
+        _fail("timeline", exc)
+    fig, _ = plot_timeline(jobs, trace, start_ms=a.start, end_ms=a.end, title=Path(a.run_dir).name)
+    out = save(fig, Path(a.out) if a.out else Path(a.run_dir) / "timeline.png")
+    print(f"wrote {out}")
