@@ -19,7 +19,7 @@ from dream.schedulers import make_policy, registry
 from dream.workload.layers import make_layer_table
 from dream.workload.model import DynamicBlock, ModelDef, Variant
 from dream.workload.scenario import TaskSpec
-from simkit import make_spec, model_from_ms, simulate_spec
+from simkit import check_invariants, make_spec, model_from_ms, scenarios, simulate_spec
 
 BASELINES = ["rr", "edf", "sjf", "prema", "planaria", "veltair", "herald"]
 WS = Accelerator("ws", "WS", 1)
@@ -362,58 +362,6 @@ def test_herald_balances_load_across_sub_accelerators():
 
 # ----------------------------------------------------------------- properties
 
-@st.composite
-def scenarios(draw):
-    n_tasks = draw(st.integers(1, 3))
-    models, tasks = {}, []
-    for i in range(n_tasks):
-        n_layers = draw(st.integers(1, 5))
-        ms = draw(st.lists(st.floats(0.05, 3.0), min_size=n_layers, max_size=n_layers))
-        dyn = ()
-        if n_layers >= 3 and draw(st.booleans()):
-            kind = draw(st.sampled_from(["probability", "repeat"]))
-            dyn = (DynamicBlock("b", 1, n_layers - 1, kind, p=0.5, mean=1.5, min_repeat=0, max_repeat=3),)
-        variants = (Variant("w0.5", 0.5, 0.9), Variant("w1.0", 1.0, 1.0))
-        models[f"m{i}"] = model_from_ms(f"m{i}", ms, dyn, variants)
-        upstream = None
-        if i > 0 and draw(st.booleans()):
-            upstream = f"T{draw(st.integers(0, i - 1))}"
-        tasks.append(TaskSpec(f"T{i}", f"m{i}", draw(st.floats(20.0, 200.0)), upstream=upstream,
-                              trigger_prob=draw(st.sampled_from([0.3, 0.5, 1.0])),
-                              deadline_ms=draw(st.sampled_from([None, 2.0, 5.0])),
-                              priority=draw(st.sampled_from([1.0, 3.0, 9.0]))))
-    n_acc = draw(st.integers(1, 3))
-    accs = [Accelerator(f"a{k}", draw(st.sampled_from(["WS", "OS", "RS"])), draw(st.sampled_from([1, 2])))
-            for k in range(n_acc)]
-    return tasks, models, accs
-
-
-def _check_invariants(r, spec):
-    jobs, tr = r.jobs, r.trace
-    assert jobs.job.is_unique
-    assert set(jobs.status) <= {"on_time", "late", "dropped", "unfinished"}
-    # no sub-accelerator runs two blocks at once
-    for _, g in tr.groupby("accelerator", observed=True):
-        g = g.sort_values("start_ms")
-        assert (g.start_ms.to_numpy()[1:] >= g.end_ms.to_numpy()[:-1] - 1e-9).all()
-    # a job's blocks run in layer order, contiguously, one at a time, never before release
-    rel = jobs.set_index("job").release_ms
-    for jid, g in tr.groupby("job"):
-        g = g.drop_duplicates(["start_ms", "layer_start"]).sort_values("start_ms")
-        assert g.layer_start.iloc[0] == 0
-        assert (g.layer_start.to_numpy()[1:] == g.layer_end.to_numpy()[:-1]).all()
-        assert (g.start_ms.to_numpy()[1:] >= g.end_ms.to_numpy()[:-1] - 1e-9).all()
-        assert g.start_ms.iloc[0] >= rel[jid] - 1e-9
-    # energy equals the sum over executed blocks
-    e = tr.groupby("job")["energy_nj"].sum()
-    je = jobs.set_index("job").energy_nj
-    np.testing.assert_allclose(je.reindex(e.index).to_numpy(), e.to_numpy(), rtol=1e-9, atol=1e-6)
-    assert (je[~je.index.isin(e.index)] == 0).all()
-    fin = jobs[jobs.status.isin(["on_time", "late"])]
-    assert (fin.finish_ms >= fin.release_ms).all()
-    assert (fin.layers > 0).all()
-
-
 PARAMS = {
     "rr": st.just({}),
     "edf": st.just({}),
@@ -453,7 +401,7 @@ def test_baselines_keep_engine_invariants(scn, scheduler, block, seed, drop, dat
     spec = make_spec(tasks, models, accs, scheduler=scheduler, params=params, duration_ms=120.0,
                      seed=seed, block_size=block, trace=True, context_switch_us=5.0, drop_expired=drop)
     r = simulate_spec(spec)
-    _check_invariants(r, spec)
+    check_invariants(r, spec)
     if scheduler == "herald":
         _check_herald_runs(r, spec)
     if scheduler != "planaria":  # only Planaria fuses
