@@ -46,7 +46,7 @@ def generated_accelerators(cfg: Mapping[str, Any], path: str) -> list[dict[str, 
     for f, share in zip(flows, shares):
         pes = int(round(total * share))
         if pes < 1:
-            raise ConfigError(f"{path}.first_share", f"leaves a sub-accelerator with no PEs")
+            raise ConfigError(f"{path}.first_share", "leaves a sub-accelerator with no PEs")
         i = counts.get(f, 0)
         counts[f] = i + 1
         accs.append({"name": f"{f.lower()}{i}", "dataflow": f, "num_pes": pes, "noc_bw": noc,
