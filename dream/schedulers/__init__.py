@@ -25,6 +25,7 @@ _MODULES = (
     "planaria",
     "veltair",
     "herald",
+    "dream",
 )
 
 _REGISTRY: dict[str, type[Policy]] | None = None

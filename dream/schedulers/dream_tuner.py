@@ -16,6 +16,8 @@ one parameter. The exact rule (docs/dream.md, "Online tuning"):
   reverses, its step halves, and the next coordinate is tried;
 - after a full round of failures (one per coordinate in a row) one window runs the kept
   parameters without a move, to refresh the base cost;
+- no move is tried while the base window had no violation: its cost is at the floor
+  1 / (2n), and a move could only add violations (the search resumes once one occurs);
 - once every step is below 1/8 of its initial size the search has converged and stops;
 - `reset` (a phase change) restores the initial steps and directions, forgets the base
   cost and keeps the current values: the search restarts from where it is.
@@ -62,6 +64,7 @@ class WindowTuner:
         self.window_end = start + window_ms
         self.i = 0
         self.base: float | None = None
+        self.base_viol = 0
         self.trial: tuple[int, float] | None = None  # (coordinate, value before the move)
         self.fails = 0
         self.converged = not coords
@@ -88,23 +91,27 @@ class WindowTuner:
         return self.energy / 1e6 / n * max(self.viol / n, 0.5 / n)
 
     def close(self, now: float) -> bool:
-        """End the window containing `now`'s predecessor; return True when a value changed."""
+        """End the window before `now`: score it, keep or undo its move, maybe move again.
+
+        Returns True when a parameter value changed.
+        """
         w = self.window_ms
         # the next window boundary strictly after now, on the grid started at reset
         self.window_end += w * (math.floor((now - self.window_end) / w) + 1)
         cost = self.window_cost()
+        viol = self.viol
         self._clear()
         if cost is None or not self.coords:
             return False
         self.costs.append((now, cost))
         changed = False
         if self.trial is None:
-            self.base = cost
+            self.base, self.base_viol = cost, viol
         else:
             k, old = self.trial
             self.trial = None
             if self.base is not None and cost < self.base:
-                self.base = cost
+                self.base, self.base_viol = cost, viol
                 self.fails = 0
             else:
                 c = self.coords[k]
@@ -122,6 +129,8 @@ class WindowTuner:
         if self.fails >= len(self.coords):
             self.fails = 0  # re-measure the kept parameters next window
             return changed
+        if self.base_viol == 0:
+            return changed  # the kept parameters violate nothing: a move could only add violations
         # skip coordinates that have converged
         for _ in range(len(self.coords)):
             c = self.coords[self.i]
@@ -146,6 +155,7 @@ class WindowTuner:
             c.direction = 1.0
         self.i = 0
         self.base = None
+        self.base_viol = 0
         self.trial = None
         self.fails = 0
         self.converged = not self.coords
