@@ -7,6 +7,7 @@ from typing import Callable
 
 from dream.analysis.cli import cmd_report, cmd_timeline
 from dream.errors import ConfigError
+from dream.sweep.cli import cmd_gather, cmd_submit, cmd_sweep
 
 USAGE = """usage: dream COMMAND [ARGS]
 
@@ -14,6 +15,9 @@ commands:
   run [OVERRIDES]     simulate one config (a Hydra app: --help, --cfg job, -m work)
   costs [OVERRIDES]   per-model latency and energy on the chosen hardware
   demo                the default study in small
+  sweep SPEC          run a sweep spec (sweeps/*.yaml) into one Parquet dataset (Ray)
+  submit SPEC         submit a sweep to a Ray cluster as a job (--status/--logs ID)
+  gather DIR          turn `dream run -m` run dirs into dataset rows (--out DIR)
   report DATASET      tables and figures of a sweep dataset (--baseline NAME, --out DIR)
   timeline RUN_DIR    Gantt chart of one run written with sim.trace=true (--out FILE)
 """
@@ -110,6 +114,9 @@ COMMANDS: dict[str, Callable[[list[str]], None]] = {
     "run": cmd_run,
     "costs": cmd_costs,
     "demo": cmd_demo,
+    "sweep": cmd_sweep,
+    "submit": cmd_submit,
+    "gather": cmd_gather,
     "report": cmd_report,
     "timeline": cmd_timeline,
 }

@@ -1,0 +1,101 @@
+"""Argument parsing for `dream sweep`, `dream submit` and `dream gather`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from dream.errors import ConfigError
+
+EXIT_BAD_INPUT = 2
+
+
+def _chunk_size(text: str) -> int | None:
+    if text == "auto":
+        return None
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer or 'auto', got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer or 'auto', got {text!r}")
+    return n
+
+
+def _positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return n
+
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    """Options shared by `dream sweep` and `dream submit` (passed through to the job)."""
+    p.add_argument("--workers", type=_positive, default=None,
+                   help="parallel workers (default: all CPUs; on a cluster: its CPUs)")
+    p.add_argument("--chunk-size", type=_chunk_size, default=None, metavar="K|auto",
+                   help="points per Ray task (default auto: ~1 s of simulation per task)")
+    p.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
+                   help="skip points already stored in the dataset (default: on)")
+    p.add_argument("--retry-failed", action="store_true",
+                   help="rerun points stored as failed (their old rows are superseded)")
+    p.add_argument("--fail-fast", action="store_true", help="stop at the first failed point")
+
+
+def sweep_parser() -> argparse.ArgumentParser:
+    """The parser of `dream sweep`."""
+    p = argparse.ArgumentParser(
+        prog="dream sweep", description="Run every point of a sweep spec into one Parquet dataset.")
+    p.add_argument("spec", help="a spec file, or the name of a spec in sweeps/")
+    p.add_argument("--executor", choices=("ray", "serial"), default="ray",
+                   help="ray (default: a local Ray instance, or a cluster with --address) or serial")
+    p.add_argument("--address", default=None,
+                   help="join an existing Ray cluster: 'auto' or HOST:PORT (default: start a local one)")
+    add_run_options(p)
+    p.add_argument("--dry-run", action="store_true",
+                   help="print points, chunks and an estimated time; run nothing")
+    p.add_argument("--out", default=None, help="dataset directory (default: outputs/<name>/)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    # the Parquet writer's first flush interval (tests shorten it)
+    p.add_argument("--flush-s", type=float, default=2.0, help=argparse.SUPPRESS)
+    return p
+
+
+def _fail(cmd: str, msg: object) -> None:
+    print(f"dream {cmd}: error: {msg}", file=sys.stderr)
+    sys.exit(EXIT_BAD_INPUT)
+
+
+def cmd_sweep(args: list[str]) -> None:
+    """`dream sweep SPEC`: run a sweep; exit 0 all ok, 1 some failed, 2 bad input."""
+    from dream.sweep.runner import ExecutorError, SweepOptions, run_sweep
+
+    ns = sweep_parser().parse_args(args)
+    if ns.executor == "serial" and ns.address:
+        _fail("sweep", "--address needs --executor ray")
+    opts = SweepOptions(spec=ns.spec, executor=ns.executor, address=ns.address, workers=ns.workers,
+                        chunk_size=ns.chunk_size, resume=ns.resume, retry_failed=ns.retry_failed,
+                        fail_fast=ns.fail_fast, dry_run=ns.dry_run, out=ns.out,
+                        progress=not ns.no_progress, flush_s=ns.flush_s)
+    try:
+        report = run_sweep(opts)
+    except (ConfigError, ExecutorError) as exc:
+        _fail("sweep", exc)
+    sys.exit(report.exit_code)
+
+
+def cmd_submit(args: list[str]) -> None:
+    """`dream submit SPEC --address http://HEAD:8265`: run a sweep as a Ray job; or follow one."""
+    from dream.sweep.submit import main as submit_main
+
+    sys.exit(submit_main(args))
+
+
+def cmd_gather(args: list[str]) -> None:
+    """`dream gather MULTIRUN_DIR [--out DIR]`: turn Hydra multirun dirs into dataset rows."""
+    from dream.sweep.gather import main as gather_main
+
+    sys.exit(gather_main(args))

@@ -1,0 +1,376 @@
+"""Resolving points to configs: compose group choices once, then patch scalars.
+
+Hydra's compose costs ~70 ms. It runs once per group option when that option only
+changes its own section (combinations are then assembled from those sections), and once
+per distinct group combination otherwise. Scalar overrides (sim.seed=3,
+scheduler.alpha=0.5) are applied as copy-on-write edits of the resolved plain dict: only
+the dicts along the patched path are copied. Anything such an edit could get wrong
+(configs with interpolations, list/dict or ${...} values, +/++ keys, keys that do not
+exist) takes Hydra's own path instead: deep-copy the composed config and apply the
+override exactly as compose does.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from dream.config import CONF_DIR, build_spec
+from dream.errors import ConfigError
+from dream.sweep.keys import canonical_json, key_from_digests, section_digest
+from dream.sweep.spec import Param, SweepSpec
+
+IDENTITY_GROUPS = ("workload", "hardware", "scheduler")
+_MISSING = object()
+
+
+@dataclass
+class Combination:
+    """One distinct set of group choices, composed once."""
+
+    overrides: tuple[str, ...]          # the compose overrides (fixed + group choices)
+    cfg: DictConfig                     # composed, unresolved (for Hydra-exact patches)
+    base: dict                          # resolved plain container
+    digests: dict[str, str]             # per top-level section
+    choices: dict[str, str | None]      # group -> option chosen
+    interpolated: bool                  # the config has ${...}: patches must go through Hydra
+    validated: bool = field(default=False)
+
+
+def _has_interpolation(node: Any) -> bool:
+    if isinstance(node, str):
+        return "${" in node
+    if isinstance(node, dict):
+        return any(_has_interpolation(v) for v in node.values())
+    if isinstance(node, list):
+        return any(_has_interpolation(v) for v in node)
+    return False
+
+
+def _cow_set(node: Any, parts: list[str], value: Any) -> Any:
+    """A copy of `node` with the leaf at `parts` replaced; _MISSING if not a plain leaf edit."""
+    head = parts[0]
+    if isinstance(node, dict):
+        if head not in node:
+            return _MISSING
+        child = node[head]
+        out: Any = dict(node)
+        slot: Any = head
+    elif isinstance(node, list) and head.isdigit() and int(head) < len(node):
+        child = node[int(head)]
+        out = list(node)
+        slot = int(head)
+    else:
+        return _MISSING
+    if len(parts) == 1:
+        if isinstance(child, (dict, list)):
+            return _MISSING  # Hydra merges into containers; leave that to Hydra
+        out[slot] = value
+        return out
+    new_child = _cow_set(child, parts[1:], value)
+    if new_child is _MISSING:
+        return _MISSING
+    out[slot] = new_child
+    return out
+
+
+def param_type(param: Param) -> str:
+    """The column type of a swept parameter, from all its values: bool, int, float or string."""
+    vals = [v for v in param.values if v is not None]
+    if vals and all(isinstance(v, bool) for v in vals):
+        return "bool"
+    if vals and all(isinstance(v, int) and not isinstance(v, bool) for v in vals):
+        return "int"
+    if vals and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals):
+        return "float"
+    return "string"
+
+
+def column_value(kind: str, value: Any) -> Any:
+    """A parameter value as stored in its column (lists and dicts as canonical JSON text)."""
+    if value is None:
+        return None
+    if kind == "float":
+        return float(value)
+    if kind == "string" and not isinstance(value, str):
+        return canonical_json(value)
+    return value
+
+
+def _validators() -> dict[str, Callable[[Any], None]]:
+    """Per-section validators, the same calls build_spec makes for each section.
+
+    build_spec validates each section on its own; validating only the sections a patch
+    touched lets a 100,000-point study check every distinct value in well under a second.
+    """
+    from dream.cost import make_cost_model
+    from dream.hardware.config import system_from_config
+    from dream.schedulers import make_policy
+    from dream.sim.spec import sim_from_config
+    from dream.workload.catalog import model_catalog
+    from dream.workload.scenario import scenario_from_config
+
+    def workload(v: Any) -> None:
+        _mapping(v, "workload")
+        scenario_from_config(v, model_catalog(v.get("models"), "workload.models"), "workload")
+
+    def scheduler(v: Any) -> None:
+        _mapping(v, "scheduler")
+        params = dict(v)
+        name = params.pop("name", None)
+        if name is None:
+            raise ConfigError("scheduler.name", "is required")
+        make_policy(str(name), params, "scheduler")
+
+    def cost(v: Any) -> None:
+        _mapping(v, "cost")
+        make_cost_model(str(v.get("name")), dict(v.get("params") or {}), "cost")
+
+    return {
+        "workload": workload,
+        "hardware": lambda v: (_mapping(v, "hardware"), system_from_config(v, "hardware")),
+        "scheduler": scheduler,
+        "cost": cost,
+        "sim": lambda v: (_mapping(v, "sim"), sim_from_config(v, "sim")),
+    }
+
+
+def _mapping(v: Any, name: str) -> None:
+    if not isinstance(v, dict):
+        raise ConfigError(name, "must be a mapping")
+
+
+class Resolver:
+    """Turns a spec's points into resolved configs, run keys and row identity values."""
+
+    def __init__(self, spec: SweepSpec, conf_dir: Path = CONF_DIR, version: str | None = None):
+        self.spec = spec
+        self.conf_dir = conf_dir
+        self.version = version
+        params = spec.params
+        self.group_idx = [i for i, p in enumerate(params) if p.is_group]
+        self.scalar_idx = [i for i, p in enumerate(params) if not p.is_group]
+        self.params = params
+        self.kinds = {p.key: param_type(p) for p in params}
+        self._combos: dict[tuple, Combination] = {}
+        self._parsed: dict[tuple[str, str], Any] = {}
+        self._checked: set[tuple[str, str]] = set()
+        self._validators: dict[str, Callable[[Any], None]] | None = None
+
+    # -- combinations ---------------------------------------------------------------
+    def group_values(self, point: tuple) -> tuple:
+        """The group choices of a point (its combination's identity)."""
+        return tuple(point[i] for i in self.group_idx)
+
+    def _compose(self, overrides: tuple[str, ...]) -> Combination:
+        """One Hydra compose (inside an initialised Hydra), as a Combination."""
+        from hydra import compose
+        from hydra.errors import HydraException
+        from omegaconf.errors import OmegaConfBaseException
+
+        try:
+            cfg = compose(config_name="config", overrides=list(overrides), return_hydra_config=True)
+            choices = dict(cfg.hydra.runtime.choices)
+            with open_dict(cfg):
+                del cfg["hydra"]
+            base = OmegaConf.to_container(cfg, resolve=True)
+        except (HydraException, OmegaConfBaseException) as exc:
+            raise ConfigError("overrides", f"{' '.join(overrides)}: "
+                              f"{str(exc).strip().splitlines()[0]}") from None
+        assert isinstance(base, dict)
+        return Combination(
+            overrides=overrides, cfg=cfg, base=base,
+            digests={str(k): section_digest(v) for k, v in base.items()},
+            choices={k: v for k, v in choices.items() if not k.startswith("hydra/")},
+            interpolated=_has_interpolation(OmegaConf.to_container(cfg, resolve=False)),
+        )
+
+    def _overrides(self, g: tuple) -> tuple[str, ...]:
+        return tuple(self.spec.overrides) + tuple(
+            f"{self.params[i].element}={v}" for i, v in zip(self.group_idx, g))
+
+    def compose_all(self, combos: Iterable[tuple]) -> None:
+        """Compose every given combination not yet composed, under one Hydra initialisation.
+
+        A group option whose compose differs from the defaults only in its own section
+        (no nested defaults touching other groups, no interpolation) is composed once on
+        its own; a combination of such options is assembled from their sections, which is
+        what Hydra's merge of independent packages gives. 10 workloads x 27 hardware x 4
+        schedulers then cost 42 composes instead of 1,080. Any other combination is
+        composed whole.
+        """
+        todo = [g for g in dict.fromkeys(combos) if g not in self._combos]
+        if not todo:
+            return
+        from hydra import initialize_config_dir
+
+        with initialize_config_dir(config_dir=str(self.conf_dir), version_base="1.3"):
+            if len(todo) <= 2 or not self.group_idx:
+                for g in todo:
+                    self._combos[g] = self._compose(self._overrides(g))
+                return
+            base = self._compose(tuple(self.spec.overrides))
+            alone: dict[tuple[int, str], Combination | None] = {}
+            for g in todo:
+                for j, (i, v) in enumerate(zip(self.group_idx, g)):
+                    if (i, v) not in alone:
+                        alone[(i, v)] = self._isolated(base, i, v)
+            for g in todo:
+                parts = [alone[(i, v)] for i, v in zip(self.group_idx, g)]
+                if base.interpolated or any(c is None for c in parts):
+                    self._combos[g] = self._compose(self._overrides(g))
+                    continue
+                config = dict(base.base)
+                digests = dict(base.digests)
+                choices = dict(base.choices)
+                for i, c in zip(self.group_idx, parts):
+                    key = self.params[i].key
+                    config[key] = c.base[key]
+                    digests[key] = c.digests[key]
+                    choices[key] = c.choices[key]
+                cfg = OmegaConf.create(config)
+                OmegaConf.set_struct(cfg, True)  # as compose returns it: unknown keys are errors
+                self._combos[g] = Combination(self._overrides(g), cfg, config, digests, choices, False)
+
+    def _isolated(self, base: Combination, i: int, value: str) -> Combination | None:
+        """The compose of one group option, if it changes only its own section (else None)."""
+        p = self.params[i]
+        if p.element != p.key or "/" in p.key or p.key not in base.base:
+            return None  # +group, group@package, nested groups: compose whole combinations
+        c = self._compose(tuple(self.spec.overrides) + (f"{p.element}={value}",))
+        same_rest = all(c.digests.get(k) == d for k, d in base.digests.items() if k != p.key) \
+            and set(c.digests) == set(base.digests)
+        same_choices = {k: v for k, v in c.choices.items() if k != p.key} == \
+            {k: v for k, v in base.choices.items() if k != p.key}
+        return c if same_rest and same_choices and not c.interpolated else None
+
+    def combination(self, point: tuple) -> Combination:
+        """The composed combination of a point (composed now if needed)."""
+        g = self.group_values(point)
+        if g not in self._combos:
+            self.compose_all([g])
+        return self._combos[g]
+
+    @property
+    def combinations(self) -> list[Combination]:
+        """Every combination composed so far."""
+        return list(self._combos.values())
+
+    # -- patching -------------------------------------------------------------------
+    def _override(self, element: str, value: Any) -> Any:
+        """A parsed Hydra override `element=value` (memoised)."""
+        from hydra.core.override_parser.overrides_parser import OverridesParser
+        from hydra.core.override_parser.types import Override
+
+        text = Override._get_value_element_as_str(value)
+        memo = (element, text)
+        if memo not in self._parsed:
+            self._parsed[memo] = OverridesParser.create().parse_override(f"{element}={text}")
+        return self._parsed[memo]
+
+    def _hydra_patch(self, combo: Combination, patches: list[tuple[Param, Any]]) -> dict:
+        """Apply patches exactly as Hydra's compose would, on a copy of the composed config."""
+        from hydra._internal.config_loader_impl import ConfigLoaderImpl
+        from hydra.errors import HydraException
+        from omegaconf.errors import OmegaConfBaseException
+
+        cfg = copy.deepcopy(combo.cfg)
+        overrides = [self._override(p.element, v) for p, v in patches]
+        try:
+            ConfigLoaderImpl._apply_overrides_to_config(overrides, cfg)
+            out = OmegaConf.to_container(cfg, resolve=True)
+        except (HydraException, OmegaConfBaseException) as exc:
+            lines = " ".join(o.input_line for o in overrides)
+            msg = " ".join(str(exc).strip().split())
+            raise ConfigError("grid", f"cannot apply {lines} to {' '.join(combo.overrides) or 'the defaults'}: "
+                              f"{msg}") from None
+        assert isinstance(out, dict)
+        return out
+
+    def resolve(self, point: tuple) -> tuple[dict, str, dict[str, str]]:
+        """A point's resolved config, its run key, and the digests of the sections its patches changed."""
+        combo = self.combination(point)
+        patches = [(self.params[i], point[i]) for i in self.scalar_idx]
+        if not patches:
+            return combo.base, key_from_digests(combo.digests, self.version), {}
+        config: Any = combo.base
+        fast = not combo.interpolated
+        if fast:
+            for p, v in patches:
+                if p.element != p.key or isinstance(v, (dict, list)) or (
+                        isinstance(v, str) and "${" in v):
+                    fast = False  # +/++ keys, @package and containers: Hydra semantics
+                    break
+                config = _cow_set(config, p.key.split("."), v)
+                if config is _MISSING:
+                    fast = False
+                    break
+        if fast:
+            digests = dict(combo.digests)
+            touched = {}
+            for p, _ in patches:
+                s = p.key.split(".", 1)[0]
+                if s not in touched:
+                    touched[s] = digests[s] = section_digest(config[s])
+        else:
+            config = self._hydra_patch(combo, patches)
+            digests = {str(k): section_digest(v) for k, v in config.items()}
+            touched = {k: d for k, d in digests.items() if combo.digests.get(k) != d}
+            touched.update({k: section_digest(None) for k in combo.digests if k not in digests})
+        return config, key_from_digests(digests, self.version), touched
+
+    # -- validation -----------------------------------------------------------------
+    def validate(self, point: tuple, config: dict, touched: Mapping[str, str]) -> None:
+        """Validate a point: the first of each combination whole, then each distinct patched section once."""
+        combo = self.combination(point)
+        if not combo.validated:
+            # the whole config of the combination's first point: a base may be incomplete
+            # (cost.params.path: ???) until its patches fill it in
+            try:
+                build_spec(config)
+            except ConfigError as exc:
+                raise ConfigError(exc.path, f"{exc.message} (in point {self.describe(point) or ''} "
+                                  f"composed from {' '.join(combo.overrides) or 'the defaults'})") from None
+            combo.validated = True
+            self._checked.update(touched.items())
+            return
+        if not touched:
+            return
+        if self._validators is None:
+            self._validators = _validators()
+        for memo in sorted(touched.items()):
+            s = memo[0]
+            if memo in self._checked:
+                continue
+            check = self._validators.get(s)
+            try:
+                # an unknown or deleted section: only the whole config can say if that is fine
+                if check is None or s not in config:
+                    build_spec(config)
+                else:
+                    check(config[s])
+            except ConfigError as exc:
+                raise ConfigError(exc.path, f"{exc.message} (in point {self.describe(point)})") from None
+            self._checked.add(memo)
+
+    # -- rows -----------------------------------------------------------------------
+    def describe(self, point: tuple) -> str:
+        """A point as override text, e.g. `workload=vr_gaming sim.seed=3`."""
+        from hydra.core.override_parser.types import Override
+
+        return " ".join(f"{p.element}={Override._get_value_element_as_str(v)}"
+                        for p, v in zip(self.params, point))
+
+    def row_base(self, point: tuple, config: Mapping[str, Any]) -> dict[str, Any]:
+        """The identity and parameter columns of a point's row."""
+        combo = self.combination(point)
+        sim = config.get("sim")
+        row: dict[str, Any] = {g: combo.choices.get(g) for g in IDENTITY_GROUPS}
+        row["seed"] = sim.get("seed") if isinstance(sim, dict) else None
+        for p, v in zip(self.params, point):
+            row[p.key] = column_value(self.kinds[p.key], v)
+        return row

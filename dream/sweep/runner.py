@@ -1,0 +1,334 @@
+"""Running a sweep: plan, skip what is stored, chunk, execute, stream rows to the dataset."""
+
+from __future__ import annotations
+
+import math
+import os
+import statistics
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, TextIO
+
+from omegaconf import OmegaConf
+
+from dream.dataset import (compact, parquet_files, read_metadata, remove_temp_files,
+                           stored_status, write_metadata)
+from dream.sweep.plan import Plan, make_plan
+from dream.sweep.provenance import stamp
+from dream.sweep.spec import SweepSpec, load_spec
+from dream.sweep.worker import Item, run_point
+
+# a task should simulate about this long, so Ray's ~1 ms per task is noise
+CHUNK_TARGET_S = 1.0
+# and each worker should get at least this many chunks, so the tail stays short
+CHUNKS_PER_WORKER = 4
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+@dataclass
+class SweepOptions:
+    """What `dream sweep` was asked to do."""
+
+    spec: str
+    executor: str = "ray"
+    address: str | None = None
+    workers: int | None = None
+    chunk_size: int | None = None       # None: auto
+    resume: bool = True
+    retry_failed: bool = False
+    fail_fast: bool = False
+    dry_run: bool = False
+    out: str | None = None
+    progress: bool = True
+    flush_s: float = 2.0                # first flush interval of the Parquet writer
+
+
+@dataclass
+class SweepReport:
+    """What a sweep did: counts, failures, where the rows went."""
+
+    name: str
+    out: Path
+    points: int
+    ran: int = 0
+    ok: int = 0
+    failed: int = 0
+    skipped: int = 0
+    stale_failed: int = 0               # failed rows kept from earlier runs (no --retry-failed)
+    interrupted: bool = False
+    stopped: bool = False               # --fail-fast stopped the sweep
+    wall_s: float = 0.0
+    sim_s: float = 0.0                  # sum of the points' own time (elapsed_s)
+    # phases, for benchmarks: planning, Ray start and calibration; then the execution loop
+    startup_s: float = 0.0
+    run_s: float = 0.0
+    run_sim_s: float = 0.0              # sum of elapsed_s of the points the executor ran
+    run_points: int = 0
+    workers: int = 1
+    chunk_size: int = 1
+    errors: Counter = field(default_factory=Counter)
+    examples: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        """0 all ok, 1 some failed, 130 interrupted."""
+        if self.interrupted:
+            return EXIT_INTERRUPTED
+        return EXIT_FAILED if (self.failed or self.stale_failed or self.stopped) else EXIT_OK
+
+
+def auto_chunk_size(point_s: float, todo: int, workers: int) -> int:
+    """Points per task: ~CHUNK_TARGET_S of simulation, but enough chunks to balance workers."""
+    by_time = max(1, round(CHUNK_TARGET_S / max(point_s, 1e-6)))
+    by_balance = max(1, math.ceil(todo / (CHUNKS_PER_WORKER * max(workers, 1))))
+    return max(1, min(by_time, by_balance))
+
+
+def _item(plan: Plan, i: int) -> Item:
+    point = plan.points[i]
+    config, _, _ = plan.resolver.resolve(point)
+    return plan.keys[i], config, plan.resolver.row_base(point, config)
+
+
+def _chunks(plan: Plan, todo: list[int], size: int) -> Iterator[list[Item]]:
+    # configs are built as chunks are submitted: the driver never holds the whole study
+    for start in range(0, len(todo), size):
+        yield [_item(plan, i) for i in todo[start:start + size]]
+
+
+def calibrate(plan: Plan, todo: list[int], budget_s: float = 1.0,
+              samples: int = 3) -> tuple[float, list[dict[str, Any]]]:
+    """Seconds per point, measured on a few points in this process, and their rows.
+
+    The first point warms the cost-table cache and is not timed unless it alone exceeds
+    the budget. The rows are real results: the caller keeps them.
+    """
+    if not todo:
+        return 0.0, []
+    picks = [todo[0]] + [todo[round(j * (len(todo) - 1) / samples)] for j in range(1, samples + 1)]
+    picks = list(dict.fromkeys(picks))
+    rows = [run_point(*_item(plan, picks[0]))]
+    if rows[0]["elapsed_s"] > budget_s or len(picks) == 1:
+        return rows[0]["elapsed_s"], rows
+    times = []
+    spent = rows[0]["elapsed_s"]
+    for i in picks[1:]:
+        rows.append(run_point(*_item(plan, i)))
+        times.append(rows[-1]["elapsed_s"])
+        spent += times[-1]
+        if spent > budget_s:
+            break
+    return statistics.median(times), rows
+
+
+def default_out(spec: SweepSpec) -> Path:
+    """outputs/<name>/ under the current directory."""
+    return Path("outputs") / spec.name
+
+
+def _metadata(plan: Plan, out: Path, opts: SweepOptions) -> dict[str, Any]:
+    from dream.config import compose
+
+    meta = read_metadata(out)
+    info = stamp()
+    base = OmegaConf.to_container(compose(list(plan.spec.overrides)), resolve=True)
+    runs = list(meta.get("runs", []))[-49:]
+    runs.append({"started_at": info["time"], "executor": opts.executor,
+                 "address": opts.address, "git_revision": info["git_revision"],
+                 "version": info["version"]})
+    return {
+        "name": plan.spec.name,
+        "spec": plan.spec.raw,
+        "spec_path": plan.spec.path,
+        "swept": list(plan.spec.keys),
+        "points": len(plan),
+        "base_config": base,
+        "version": info["version"],
+        "git_revision": info["git_revision"],
+        "created_at": meta.get("created_at", info["time"]),
+        "updated_at": info["time"],
+        "runs": runs,
+    }
+
+
+def _file_metadata(meta: dict[str, Any]) -> dict[str, Any]:
+    """What each Parquet file carries: enough to trace it without _sweep.json."""
+    keep = ("name", "spec", "base_config", "version", "git_revision", "updated_at")
+    return {k: meta[k] for k in keep}
+
+
+def _select(plan: Plan, stored: dict[str, str], opts: SweepOptions,
+            report: SweepReport) -> tuple[list[int], bool]:
+    """Indices of the points to run, and whether any of them is already stored (a rerun)."""
+    todo: list[int] = []
+    rerun_stored = False
+    for i, k in enumerate(plan.keys):
+        st = stored.get(k)
+        if st is None or not opts.resume or (st != "ok" and opts.retry_failed):
+            todo.append(i)
+            rerun_stored |= st is not None
+        else:
+            report.skipped += 1
+            report.stale_failed += st != "ok"
+    return todo, rerun_stored
+
+
+def _dry_run(plan: Plan, todo: list[int], opts: SweepOptions, say: Any) -> None:
+    """Print the plan: chunks and an estimated time from a few points simulated here."""
+    point_s, _ = calibrate(plan, todo)
+    workers = 1 if opts.executor == "serial" else (opts.workers or os.cpu_count() or 1)
+    size = opts.chunk_size or (1 if opts.executor == "serial"
+                               else auto_chunk_size(point_s, len(todo), workers))
+    chunks = math.ceil(len(todo) / size) if todo else 0
+    say(f"executor {opts.executor}" + (f" at {opts.address}" if opts.address else "")
+        + f", {workers} worker(s), chunk size {size} -> {chunks} chunks")
+    say(f"estimated time: {point_s * len(todo) / workers:.1f} s ({point_s * 1e3:.1f} ms per point, "
+        "measured on a few points)")
+    for p in plan.spec.params:
+        shown = ", ".join(map(str, p.values[:8])) + (", ..." if len(p.values) > 8 else "")
+        say(f"  {p.key}: {len(p.values)} value(s): {shown}")
+
+
+def _start_executor(opts: SweepOptions) -> Any:
+    from dream.sweep.executors import make_executor
+
+    try:
+        return make_executor(opts.executor, opts.workers, opts.address)
+    except Exception as exc:  # no cluster at that address, Ray cannot start, ...
+        raise ExecutorError(f"cannot start the {opts.executor} executor"
+                            + (f" at {opts.address}" if opts.address else "")
+                            + f": {' '.join(str(exc).split())[:500]}") from None
+
+
+def run_sweep(opts: SweepOptions, out_stream: TextIO = sys.stdout) -> SweepReport:
+    """Run (or dry-run) a sweep; ConfigError/ExecutorError when it cannot start (nothing written)."""
+    from tqdm import tqdm
+
+    from dream.sweep.sink import DatasetSink
+
+    def say(msg: str) -> None:
+        print(msg, file=out_stream, flush=True)
+
+    t_start = time.perf_counter()
+    spec = load_spec(opts.spec)
+    plan = make_plan(spec)
+    out = (Path(opts.out) if opts.out else default_out(spec)).absolute()
+    report = SweepReport(spec.name, out, len(plan))
+    if not opts.dry_run:
+        remove_temp_files(out)
+        compact(out)  # a driver killed between writing and compacting left duplicates
+    todo, rerun_stored = _select(plan, stored_status(out), opts, report)
+    say(f"sweep {spec.name}: {len(plan)} points"
+        + (f" ({plan.duplicates} duplicates collapsed)" if plan.duplicates else "")
+        + f", {len(plan.resolver.combinations)} group combinations; "
+        f"{report.skipped} already stored, {len(todo)} to run -> {out}/")
+    if opts.dry_run:
+        _dry_run(plan, todo, opts, say)
+        report.wall_s = time.perf_counter() - t_start
+        return report
+    if not todo:
+        write_metadata(out, _metadata(plan, out, opts))
+        report.wall_s = time.perf_counter() - t_start
+        _summarise(report, plan, say)
+        return report
+
+    # before Ray starts: in a Ray job the working directory (our cwd) can be unpacked again
+    # underneath us once Ray runs, and Hydra's compose needs a valid cwd
+    meta = _metadata(plan, out, opts)
+    # Ray starts (and its workers import the simulator) while this process calibrates
+    executor = _start_executor(opts)
+    write_metadata(out, meta)
+    sink = DatasetSink(out, plan.resolver.kinds, _file_metadata(meta), first_flush_s=opts.flush_s)
+    bar = tqdm(total=len(todo), desc=spec.name, unit="pt", disable=not opts.progress,
+               mininterval=0.5 if sys.stderr.isatty() else 5.0, dynamic_ncols=True)
+    bar.set_postfix(failed=0, refresh=False)
+    seen: set[str] = set()
+
+    def take(rows: list[dict[str, Any]]) -> bool:
+        """Record rows; True when --fail-fast must stop now."""
+        fresh = [r for r in rows if r["run_key"] not in seen]  # a retried task may repeat
+        seen.update(r["run_key"] for r in fresh)
+        sink.add(fresh)
+        for r in fresh:
+            report.ran += 1
+            report.sim_s += r.get("elapsed_s") or 0.0
+            if r["status"] == "ok":
+                report.ok += 1
+            else:
+                report.failed += 1
+                err = str(r["error"])[:300]
+                report.errors[err] += 1
+                report.examples.setdefault(err, r["run_key"])
+        bar.update(len(fresh))
+        bar.set_postfix(failed=report.failed, refresh=False)
+        return opts.fail_fast and report.failed > 0
+
+    t_loop = None
+    try:
+        remaining = todo
+        size = opts.chunk_size or (1 if opts.executor == "serial" else 0)
+        if not size:
+            point_s, rows = calibrate(plan, todo)
+            done = {r["run_key"] for r in rows}
+            remaining = [i for i in todo if plan.keys[i] not in done]
+            if take(rows):
+                raise _Stop
+            size = auto_chunk_size(point_s, len(remaining), executor.workers)
+        executor.ready()
+        report.workers, report.chunk_size = executor.workers, size
+        t_loop = time.perf_counter()
+        report.startup_s = t_loop - t_start
+        ran_before, sim_before = report.ran, report.sim_s
+        for rows in executor.run(_chunks(plan, remaining, size)):
+            if take(rows):
+                raise _Stop
+        report.run_points, report.run_sim_s = report.ran - ran_before, report.sim_s - sim_before
+    except _Stop:
+        report.stopped = True
+    except KeyboardInterrupt:
+        report.interrupted = True
+    finally:
+        sink.close()
+        if t_loop is not None:
+            report.run_s = time.perf_counter() - t_loop
+        executor.close()
+        bar.close()
+    if rerun_stored:
+        compact(out)  # drop the rows the reruns superseded
+    report.wall_s = time.perf_counter() - t_start
+    _summarise(report, plan, say)
+    return report
+
+
+class ExecutorError(RuntimeError):
+    """The executor could not start (bad address, Ray failed to start)."""
+
+
+class _Stop(Exception):
+    """--fail-fast: a point failed."""
+
+
+def _summarise(report: SweepReport, plan: Plan, say: Any) -> None:
+    files = len(parquet_files(report.out)) if report.out.exists() else 0
+    say(f"{report.ran} ran in {report.wall_s:.1f} s ({report.ok} ok, {report.failed} failed), "
+        f"{report.skipped} already stored; dataset {report.out}/ ({files} files)")
+    if report.interrupted:
+        say("interrupted: rows finished so far are stored; run the same command again to continue")
+    if report.stopped:
+        say("stopped at the first failure (--fail-fast)")
+    if report.errors:
+        wanted = set(report.examples.values())
+        index = {k: i for i, k in enumerate(plan.keys) if k in wanted}
+        say(f"{report.failed} point(s) failed:")
+        for err, n in report.errors.most_common(10):
+            key = report.examples[err]
+            say(f"  {n} x {err}")
+            say(f"      e.g. {plan.resolver.describe(plan.points[index[key]])} (run_key {key})")
+        if len(report.errors) > 10:
+            say(f"  ... and {len(report.errors) - 10} other error(s)")
+    if report.stale_failed:
+        say(f"{report.stale_failed} point(s) failed in an earlier run; rerun them with --retry-failed")

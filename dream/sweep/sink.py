@@ -1,0 +1,108 @@
+"""The driver's Parquet writer: rows stream in, files appear whole (temporary name, then rename).
+
+Rows are buffered and flushed as one file when enough have arrived or enough time has
+passed; the interval grows so a long study writes hundreds of files, not tens of
+thousands. A killed driver loses at most the unflushed rows, which a rerun simulates again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import pyarrow as pa
+
+from dream.dataset import KEY_COLUMNS, IDENTITY_COLUMNS, TIMING_COLUMNS, write_table_atomic
+
+_ARROW_TYPES = {"bool": pa.bool_(), "int": pa.int64(), "float": pa.float64(), "string": pa.string()}
+_FIXED_TYPES = {"run_key": pa.string(), "status": pa.string(), "error": pa.string(),
+                "workload": pa.string(), "hardware": pa.string(), "scheduler": pa.string(),
+                "seed": pa.int64(), "elapsed_s": pa.float64(), "worker": pa.string(),
+                "finished_at": pa.float64()}
+
+
+def _column(name: str, values: list[Any], kind: pa.DataType | None) -> pa.Array:
+    """One column; a fixed type where known, else inferred (mixed values fall back to text)."""
+    if kind is not None:
+        try:
+            return pa.array(values, kind)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
+            pass
+    try:
+        return pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
+        return pa.array([None if v is None else str(v) for v in values], pa.string())
+
+
+def rows_to_table(rows: list[Mapping[str, Any]], param_kinds: Mapping[str, str],
+                  metadata: Mapping[str, str] | None = None) -> pa.Table:
+    """Rows (dicts, possibly with different keys) to one table in the dataset's column order."""
+    lead = list(KEY_COLUMNS) + list(IDENTITY_COLUMNS) + [k for k in param_kinds
+                                                         if k not in IDENTITY_COLUMNS]
+    tail = [c for c in TIMING_COLUMNS if c in ("elapsed_s", "worker", "finished_at")]
+    seen = dict.fromkeys(lead)
+    for r in rows:
+        for k in r:
+            if k not in seen and k not in tail:
+                seen[k] = None
+    names = list(seen) + tail
+    arrays = []
+    for name in names:
+        kind = _FIXED_TYPES.get(name)
+        if name in param_kinds:
+            kind = _ARROW_TYPES[param_kinds[name]]
+        arrays.append(_column(name, [r.get(name) for r in rows], kind))
+    table = pa.Table.from_arrays(arrays, names=names)
+    if metadata:
+        table = table.replace_schema_metadata({k: v for k, v in metadata.items()})
+    return table
+
+
+class DatasetSink:
+    """Buffers rows and writes them as Parquet files into one dataset directory."""
+
+    def __init__(self, out_dir: str | Path, param_kinds: Mapping[str, str],
+                 metadata: Mapping[str, Any] | None = None, flush_rows: int = 1000,
+                 first_flush_s: float = 2.0, max_flush_s: float = 60.0) -> None:
+        self.out = Path(out_dir)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.param_kinds = dict(param_kinds)
+        self.metadata = {"dream.sweep": json.dumps(metadata or {}, sort_keys=True, default=str)}
+        self.flush_rows = flush_rows
+        self.interval = first_flush_s
+        self.max_interval = max_flush_s
+        self.run_id = f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+        self.buffer: list[dict[str, Any]] = []
+        self.files: list[Path] = []
+        self.rows_written = 0
+        self._last = time.monotonic()
+        self._seq = 0
+
+    def add(self, rows: Iterable[dict[str, Any]]) -> None:
+        """Buffer rows; write a file when the buffer is large or old enough."""
+        self.buffer.extend(rows)
+        if len(self.buffer) >= self.flush_rows or (
+                self.buffer and time.monotonic() - self._last >= self.interval):
+            self.flush()
+
+    def flush(self) -> Path | None:
+        """Write the buffered rows as one file now (nothing if the buffer is empty)."""
+        self._last = time.monotonic()
+        if not self.buffer:
+            return None
+        self._seq += 1
+        path = self.out / f"part-{self.run_id}-{self._seq:05d}.parquet"
+        write_table_atomic(rows_to_table(self.buffer, self.param_kinds, self.metadata), path)
+        self.rows_written += len(self.buffer)
+        self.buffer = []
+        self.files.append(path)
+        # a long study writes few big files; the first ones come quickly (visible progress)
+        self.interval = min(self.max_interval, self.interval * 1.5)
+        return path
+
+    def close(self) -> None:
+        """Write whatever is buffered."""
+        self.flush()

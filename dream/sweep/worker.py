@@ -1,0 +1,52 @@
+"""What runs on a worker: simulate each point of a chunk, catching its errors into its row.
+
+Imported once per worker process (Ray reuses task workers), so the cost-table caches of
+dream.cost live across all the chunks a worker runs.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from typing import Any
+
+Item = tuple[str, dict, dict]  # (run key, resolved config, identity and parameter columns)
+
+_WORKER = f"{socket.gethostname()}:{os.getpid()}"
+
+# set when the user asked to stop (Ctrl-C): an exception raised while stopping is the
+# interruption showing through library code, not a failure of the point
+STOP = threading.Event()
+
+
+def error_text(exc: BaseException) -> str:
+    """Exception type and message on one line (the row's `error`)."""
+    msg = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
+
+
+def run_point(run_key: str, config: dict, base: dict[str, Any]) -> dict[str, Any]:
+    """Simulate one resolved config into a row; an exception becomes status `failed`."""
+    from dream.api import run_spec
+    from dream.config import build_spec
+
+    t0 = time.perf_counter()
+    row: dict[str, Any] = {"run_key": run_key, "status": "ok", "error": None, **base}
+    try:
+        row.update(run_spec(build_spec(config)).summary)
+    except Exception as exc:  # a failed simulation is a result, not the end of the sweep
+        if STOP.is_set():
+            raise KeyboardInterrupt from exc
+        row["status"] = "failed"
+        row["error"] = error_text(exc)
+    row["elapsed_s"] = time.perf_counter() - t0
+    row["worker"] = _WORKER
+    row["finished_at"] = time.time()
+    return row
+
+
+def run_chunk(items: list[Item]) -> list[dict[str, Any]]:
+    """Simulate every point of a chunk in order."""
+    return [run_point(k, c, b) for k, c, b in items]

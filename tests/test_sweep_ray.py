@@ -1,0 +1,160 @@
+"""Sweeps on Ray: an embedded local instance, a two-node cluster by address, `dream submit`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from dream.dataset import TIMING_COLUMNS, read_dataset
+from dream.sweep.plan import make_plan
+from dream.sweep.spec import load_spec
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+# unusual ports, so a cluster someone else runs on this machine is left alone
+GCS_PORT, DASHBOARD_PORT, CLIENT_PORT = 46391, 48291, 40091
+AGENT_PORTS = (52391, 52392)
+
+SPEC = """name: raytest
+overrides: [sim.duration_ms=100]
+grid:
+  scheduler: fcfs,latency_greedy
+  sim.seed: range(0,6)
+zip:
+  workload: [vr_gaming, ar_gaming]
+  hardware: [dual_4k_ws_os, dual_4k_ws]
+"""
+
+
+def env() -> dict[str, str]:
+    """The project's environment first on PATH (Ray jobs run with the cluster's PATH)."""
+    e = dict(os.environ)
+    e["PATH"] = f"{VENV_BIN}{os.pathsep}{e.get('PATH', '')}"
+    e["RAY_USAGE_STATS_ENABLED"] = "0"
+    return e
+
+
+def dream(*args: str, timeout: float = 300, extra_env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "dream.cli", *args], capture_output=True, text=True,
+                          cwd=ROOT, timeout=timeout, env={**env(), **(extra_env or {})})
+
+
+def rows(out: Path) -> pd.DataFrame:
+    """Stored rows without timing columns, sorted by run key."""
+    df = read_dataset(out, dedupe=False)
+    cols = [c for c in df.columns if c not in TIMING_COLUMNS]
+    return df[cols].sort_values("run_key").reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def spec_file(tmp_path_factory) -> Path:
+    f = tmp_path_factory.mktemp("spec") / "raytest.yaml"
+    f.write_text(SPEC)
+    return f
+
+
+@pytest.fixture(scope="module")
+def serial_rows(spec_file, tmp_path_factory) -> pd.DataFrame:
+    out = tmp_path_factory.mktemp("serial") / "out"
+    res = dream("sweep", str(spec_file), "--executor", "serial", "--out", str(out), "--no-progress")
+    assert res.returncode == 0, res.stderr
+    return rows(out)
+
+
+@pytest.mark.timeout(300)
+def test_local_ray_gives_the_serial_rows(spec_file, serial_rows, tmp_path):
+    out = tmp_path / "ray"
+    res = dream("sweep", str(spec_file), "--workers", "2", "--chunk-size", "3", "--out", str(out),
+                "--no-progress")
+    assert res.returncode == 0, res.stderr
+    got = rows(out)
+    assert len(got) == 24 and got["run_key"].is_unique
+    pd.testing.assert_frame_equal(got, serial_rows)
+    # both workers took chunks, and each worker process kept running chunks (warm caches)
+    workers = read_dataset(out)["worker"].value_counts()
+    assert len(workers) == 2 and (workers > 3).all()
+
+
+def _ray(*args: str, extra_env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([str(VENV_BIN / "ray"), *args], capture_output=True, text=True,
+                          timeout=180, env={**env(), **(extra_env or {})})
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A head and a second node on this machine, one CPU each; stopped whatever happens."""
+    try:
+        head = _ray("start", "--head", "--port", str(GCS_PORT), "--num-cpus", "1",
+                    "--dashboard-port", str(DASHBOARD_PORT), "--ray-client-server-port",
+                    str(CLIENT_PORT), "--dashboard-agent-listen-port", str(AGENT_PORTS[0]),
+                    "--disable-usage-stats")
+        assert head.returncode == 0, head.stdout + head.stderr
+        # with a token on this machine the head turns token authentication on, and a
+        # second node must join in token mode (design.md, "Ray 2.60 facts")
+        token = (Path.home() / ".ray" / "auth_token").is_file() and \
+            "Token authentication is disabled" not in head.stdout + head.stderr
+        auth = {"RAY_AUTH_MODE": "token"} if token else {}
+        node = _ray("start", "--address", f"127.0.0.1:{GCS_PORT}", "--num-cpus", "1",
+                    "--dashboard-agent-listen-port", str(AGENT_PORTS[1]), extra_env=auth)
+        assert node.returncode == 0, node.stdout + node.stderr
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            status = _ray("status", "--address", f"127.0.0.1:{GCS_PORT}", extra_env=auth)
+            if status.stdout.count(" node_") >= 2:
+                break
+            time.sleep(1)
+        else:
+            pytest.fail(f"the second node did not join: {status.stdout}{status.stderr}")
+        yield {"address": f"127.0.0.1:{GCS_PORT}", "dashboard": f"http://127.0.0.1:{DASHBOARD_PORT}"}
+    finally:
+        _ray("stop", "--force")
+
+
+@pytest.mark.cluster
+@pytest.mark.timeout(300)
+def test_cluster_sweep_by_address(cluster, spec_file, serial_rows, tmp_path):
+    out = tmp_path / "cluster"
+    res = dream("sweep", str(spec_file), "--address", cluster["address"], "--chunk-size", "2",
+                "--out", str(out), "--no-progress")
+    assert res.returncode == 0, res.stdout + res.stderr
+    pd.testing.assert_frame_equal(rows(out), serial_rows)
+    assert read_dataset(out)["worker"].nunique() == 2  # one worker per node
+
+
+@pytest.mark.cluster
+@pytest.mark.timeout(300)
+def test_submit_runs_the_sweep_as_a_job(cluster, tmp_path):
+    out = tmp_path / "submitted"
+    res = dream("submit", "smoke", "--address", cluster["dashboard"], "--out", str(out))
+    assert res.returncode == 0, res.stdout + res.stderr
+    job_id = res.stdout.strip().splitlines()[-1]
+    assert job_id.startswith("raysubmit_")
+    deadline = time.time() + 240
+    status = ""
+    while time.time() < deadline:
+        st = dream("submit", "--status", job_id, "--address", cluster["dashboard"], timeout=60)
+        assert st.returncode == 0, st.stderr
+        status = st.stdout.strip()
+        if status in ("SUCCEEDED", "FAILED", "STOPPED"):
+            break
+        time.sleep(1)
+    logs = dream("submit", "--logs", job_id, "--address", cluster["dashboard"], timeout=60)
+    assert status == "SUCCEEDED", logs.stdout
+    assert "16 ran" in logs.stdout and "--address auto" in logs.stdout
+    df = read_dataset(out)
+    assert sorted(df["run_key"]) == sorted(make_plan(load_spec("smoke")).keys)
+    assert (df["status"] == "ok").all()
+
+
+def test_bad_address_exits_2(tmp_path, spec_file):
+    res = dream("submit", "smoke", "--address", "http://127.0.0.1:9", "--out", str(tmp_path / "o"),
+                timeout=120)
+    assert res.returncode == 2 and "cannot reach the Ray dashboard" in res.stderr
+    assert shutil.which("ray", path=str(VENV_BIN))
