@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test bench install clean
+.PHONY: demo test bench results install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,12 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
+
+# docs/results/: every study sweep and its report (docs/results.md discusses them)
+results: $(STAMP)
+	for s in schedulers paper dse tune_dream dream_ablation; do \
+	  $(BIN)/dream sweep $$s --no-progress && $(BIN)/dream report outputs/$$s --out docs/results/$$s || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) outputs
