@@ -83,31 +83,45 @@ def cmd_costs(args: list[str]) -> None:
 
 
 def cmd_demo(args: list[str]) -> None:
-    """`dream demo`: the composed default config, its cost table and a short simulation."""
-    from omegaconf import OmegaConf
-
+    """`dream demo`: the default study in small (sweeps/demo.yaml), its report and a timeline."""
+    from dream.analysis.load import load_results
+    from dream.analysis.report import build_report, write_report
+    from dream.analysis.figures import save
+    from dream.analysis.timeline import load_timeline, plot_timeline
     from dream.api import run_spec
     from dream.config import build_spec, compose
-    from dream.costs_report import cost_report
     from dream.rundir import format_summary, write_run
+    from dream.sweep.runner import ExecutorError, SweepOptions, run_sweep
 
+    out = "outputs/demo"
+    print("== one run: vr_gaming on dual_4k_ws_os under DREAM, 1 s, block trace on ==")
     try:
-        cfg = compose(["sim.duration_ms=1000"] + args)
+        cfg = compose(["scheduler=dream", "sim.trace=true"] + args)
         spec = build_spec(cfg)
     except ConfigError as exc:
         _fail("demo", exc)
-    print("== composed config (defaults: conf/config.yaml) ==")
-    print(OmegaConf.to_yaml({k: cfg[k] for k in ("scheduler", "cost", "sim")}), end="")
-    print(f"workload: {spec.scenario.name} ({', '.join(f'{t.name}:{t.model}@{t.fps:g}' for t in spec.scenario.tasks)})")
-    print(f"hardware: {spec.system.name} ({', '.join(f'{a.name} {a.dataflow} {a.num_pes}' for a in spec.system.accelerators)})")
-    print("\n== whole-model costs on each sub-accelerator ==")
-    print(cost_report(spec).to_string(index=False, float_format=lambda x: f"{x:.3f}"))
-    print(f"\n== simulation: {spec.scheduler}, {spec.sim.duration_ms:g} ms, seed {spec.sim.seed} ==")
     result = run_spec(spec)
     print(format_summary(result.summary, [t.name for t in spec.scenario.tasks],
                          [a.name for a in spec.system.accelerators]))
-    path = write_run(result, "outputs/demo", cfg)
-    print(f"\nwrote {path}/jobs.parquet and {path}/summary.json")
+    run_dir = write_run(result, f"{out}/run", cfg)
+    fig, _ = plot_timeline(*load_timeline(run_dir), start_ms=0.0, end_ms=200.0, title="vr_gaming, DREAM")
+    print(f"timeline of the first 200 ms: {save(fig, run_dir / 'timeline.png')}")
+
+    print("\n== the study: sweeps/demo.yaml on an embedded Ray instance ==")
+    try:
+        report = run_sweep(SweepOptions(spec="demo", out=f"{out}/dataset"))
+    except (ConfigError, ExecutorError) as exc:
+        _fail("demo", exc)
+    if report.exit_code != 0:
+        sys.exit(report.exit_code)
+    rep = build_report(load_results(report.out))
+    write_report(rep, report.out, f"{out}/report")
+    if rep.reduction is not None:
+        for _, r in rep.reduction.iterrows():
+            g = 100 * r["geomean_reduction"]
+            print(f"{r['dream']} vs {r['baseline']}: UXCost {abs(g):.1f}% {'lower' if g >= 0 else 'higher'} "
+                  "(geometric mean over scenarios and settings)")
+    print(f"\nreport: {out}/report/report.md")
 
 
 COMMANDS: dict[str, Callable[[list[str]], None]] = {

@@ -60,3 +60,14 @@ def test_costs_and_unknown_command():
     assert p.returncode == 0 and "midas_small" in p.stdout and "latency_ms" in p.stdout
     p = _dream("fly")
     assert p.returncode == 2 and "unknown command" in p.stderr
+
+
+def test_demo_runs_the_small_study_and_reports(tmp_path):
+    # from another working directory: specs and configs are found through the package
+    p = _dream("demo", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert p.stdout.strip().endswith("report: outputs/demo/report/report.md")
+    report = tmp_path / "outputs/demo/report"
+    assert (report / "report.md").read_text().count("| dream |") >= 4
+    assert len(list(report.glob("uxcost_normalised_*.png"))) == 2
+    assert (tmp_path / "outputs/demo/run/timeline.png").stat().st_size > 10_000
