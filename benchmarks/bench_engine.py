@@ -37,12 +37,13 @@ def throughput(workload: str, hardware: str, scheduler: str, repeats: int) -> di
             "layers": runs[0][1]}
 
 
-def memory_vs_duration(durations: list[float]) -> list[tuple[float, float, int]]:
+def memory_vs_duration(durations: list[float], scheduler: str) -> list[tuple[float, float, int]]:
     """Peak traced memory (MiB) of whole runs at growing durations, trace off."""
     out = []
     for d in durations:
         spec = build_spec(dream.compose(["workload=ar_assistant", "hardware=quad_8k_ws_os",
-                                         "sim.block_size=1", f"sim.duration_ms={d}"]))
+                                         f"scheduler={scheduler}", "sim.block_size=1",
+                                         f"sim.duration_ms={d}"]))
         run_spec(spec)  # warm caches so only the simulation is traced
         tracemalloc.start()
         r = run_spec(spec)
@@ -63,13 +64,14 @@ def main() -> None:
         r = throughput(w, h, "fcfs", args.repeats)
         ok = "ok" if r["layers_per_s"] >= 150_000 else "MISSED"
         print(f"{w:<14}{h:<16}{r['layers_per_s']:>12,.0f}{r['sim_s_per_wall_s']:>16.1f}{'150k ' + ok:>10}")
-    print("\npeak memory of one run (tracemalloc), ar_assistant on quad_8k_ws_os, trace off")
-    print(f"{'duration ms':>12}{'peak MiB':>10}{'jobs':>8}{'KiB per job':>13}")
-    rows = memory_vs_duration([1000.0, 4000.0, 16000.0])
-    for d, mib, jobs in rows:
-        print(f"{d:>12.0f}{mib:>10.2f}{jobs:>8}{mib * 1024 / max(jobs, 1):>13.2f}")
-    print(f"ratio peak(16 s) / peak(1 s): {rows[-1][1] / rows[0][1]:.2f} "
-          f"for {rows[-1][0] / rows[0][0]:.0f}x the duration")
+    for scheduler in ("fcfs", "dream"):
+        print(f"\npeak memory of one run (tracemalloc), ar_assistant on quad_8k_ws_os, {scheduler}, trace off")
+        print(f"{'duration ms':>12}{'peak MiB':>10}{'jobs':>8}{'KiB per job':>13}")
+        rows = memory_vs_duration([1000.0, 4000.0, 16000.0], scheduler)
+        for d, mib, jobs in rows:
+            print(f"{d:>12.0f}{mib:>10.2f}{jobs:>8}{mib * 1024 / max(jobs, 1):>13.2f}")
+        print(f"ratio peak(16 s) / peak(1 s): {rows[-1][1] / rows[0][1]:.2f} "
+              f"for {rows[-1][0] / rows[0][0]:.0f}x the duration")
     print(f"\n(benchmark wall time {time.perf_counter() - t0:.1f} s)")
 
 

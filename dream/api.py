@@ -30,7 +30,7 @@ def run_spec(spec: RunSpec) -> SimResult:
     raw = engine.run()
     st = raw.stats
     summary = summarize(raw.jobs, raw.busy_ms, raw.accelerators, raw.tasks, spec.sim.warmup_ms,
-                        spec.sim.duration_ms, st.decisions, st.decision_times_us or [], st.blocks,
+                        spec.sim.duration_ms, st.decisions, st.decision_us.mean, st.decision_us.quantile(0.99), st.blocks,
                         st.layers, st.wall_s)
     return SimResult(summary=summary, jobs=raw.jobs, trace=raw.trace, spec=spec)
 

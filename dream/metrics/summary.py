@@ -45,7 +45,7 @@ def xrbench_score(jobs: pd.DataFrame) -> tuple[float, dict[str, float]]:
 
 
 def summarize(jobs: pd.DataFrame, busy_ms: list[float], accelerators: list[str], tasks: list[str],
-              warmup_ms: float, duration_ms: float, decisions: int, decision_times_us: list[float],
+              warmup_ms: float, duration_ms: float, decisions: int, decision_us_mean: float, decision_us_p99: float,
               blocks: int, layers: int, wall_s: float) -> dict[str, Any]:
     """The flat summary: one scalar per metric, per-task and per-accelerator keys dotted."""
     mask = counted_mask(jobs, warmup_ms, duration_ms)
@@ -96,11 +96,10 @@ def summarize(jobs: pd.DataFrame, busy_ms: list[float], accelerators: list[str],
         })
     for name, b in zip(accelerators, busy_ms):
         out[f"acc.{name}.utilization"] = b / window
-    dt = np.asarray(decision_times_us, dtype=float)
     out.update({
         "decisions": decisions,
-        "decision_time_us_mean": float(dt.mean()) if len(dt) else 0.0,
-        "decision_time_us_p99": float(np.percentile(dt, 99)) if len(dt) else 0.0,
+        "decision_time_us_mean": decision_us_mean,
+        "decision_time_us_p99": decision_us_p99,
         "blocks": blocks,
         "layers": layers,
         "wall_s": wall_s,

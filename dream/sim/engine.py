@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 import heapq
 import time as _time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -19,6 +19,7 @@ import pandas as pd
 
 from dream.cost.base import CostModel
 from dream.hardware import System
+from dream.sim.histogram import LogHistogram
 from dream.sim.job import DONE, DROPPED, RUNNING, WAITING, Job
 from dream.sim.policy import Decision, Policy, View
 from dream.sim.spec import SimSpec
@@ -49,7 +50,7 @@ class EngineStats:
 
     decisions: int = 0
     decision_time_s: float = 0.0
-    decision_times_us: list[float] | None = None
+    decision_us: LogHistogram = field(default_factory=LogHistogram)
     blocks: int = 0
     layers: int = 0
     wall_s: float = 0.0
@@ -150,8 +151,8 @@ class Engine:
         kcount = [0] * len(tasks)
         frames = [0] * len(tasks)
         next_id = 0
-        stats = EngineStats(decision_times_us=[])
-        dtimes = stats.decision_times_us
+        stats = EngineStats()
+        dtimes = stats.decision_us
         view = View(now=0.0, ready=ready, idle=[], running=running, system=system, tasks=tasks)
         phases = self.scenario.phases
         acc_names = [a.name for a in system.accelerators]
@@ -375,7 +376,7 @@ class Engine:
                     dt = _time.perf_counter() - t0
                     stats.decisions += 1
                     stats.decision_time_s += dt
-                    dtimes.append(dt * 1e6)
+                    dtimes.add(dt * 1e6)
                     self._apply(decision, now, drop, start_block, remove_ready, running, block_default)
             if paused:
                 # a job left waiting at its block boundary was preempted only if another
