@@ -95,8 +95,23 @@ def read_dataset(path: str | Path, columns: Iterable[str] | None = None, *,
     if dedupe:
         df = _newest_per_key(df)
     if wanted is not None:
-        df = df[[c for c in wanted if c in df.columns]]
-    return df
+        return df[[c for c in wanted if c in df.columns]]
+    return df[canonical_order(df.columns)]
+
+
+def canonical_order(columns: Iterable[str]) -> list[str]:
+    """Key, identity, parameter and headline metric columns first, then the rest by name.
+
+    Files written in completion order carry different column sets; a fixed order keeps
+    the same dataset looking the same whichever executor or chunking wrote it.
+    """
+    cols = list(columns)
+    first = [c for c in KEY_COLUMNS + IDENTITY_COLUMNS if c in cols]
+    metrics = [c for c in METRIC_COLUMNS if c in cols]
+    rest = [c for c in cols if c not in first and c not in metrics]
+    params = sorted(c for c in rest if not c.startswith(("task.", "acc.")) and c not in TIMING_COLUMNS)
+    tail = sorted(c for c in rest if c not in params)
+    return first + params + metrics + tail
 
 
 _DEDUPE_COLUMNS = ("run_key", "status", "finished_at")
