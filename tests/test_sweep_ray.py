@@ -158,3 +158,41 @@ def test_bad_address_exits_2(tmp_path, spec_file):
                 timeout=120)
     assert res.returncode == 2 and "cannot reach the Ray dashboard" in res.stderr
     assert shutil.which("ray", path=str(VENV_BIN))
+
+
+KILL_SPEC = """name: killtest
+overrides: [sim.duration_ms=1500, workload=ar_assistant, hardware=quad_8k_ws_os]
+grid:
+  scheduler: fcfs,dream
+  sim.seed: range(0,14)
+"""
+
+
+def _chunk_workers() -> list[int]:
+    """PIDs of Ray worker processes busy running a sweep chunk (their title names the task)."""
+    ps = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True).stdout
+    return [int(line.split(None, 1)[0]) for line in ps.splitlines() if "ray::run_chunk" in line]
+
+
+def test_a_worker_killed_mid_chunk_is_retried_and_nothing_is_written_twice(tmp_path):
+    spec = tmp_path / "killtest.yaml"
+    spec.write_text(KILL_SPEC)
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "dream.cli", "sweep", str(spec), "--workers", "2",
+                             "--chunk-size", "2", "--out", str(out), "--no-progress"],
+                            cwd=ROOT, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    killed = None
+    deadline = time.monotonic() + 120
+    while killed is None and time.monotonic() < deadline and proc.poll() is None:
+        busy = _chunk_workers()
+        if busy:
+            killed = busy[0]
+            os.kill(killed, 9)  # the worker dies mid-chunk, as on a lost node
+        time.sleep(0.05)
+    stdout, stderr = proc.communicate(timeout=300)
+    assert killed is not None, "no busy worker was seen to kill"
+    assert proc.returncode == 0, stdout + stderr
+    got = read_dataset(out, dedupe=False)
+    assert len(got) == 28 and got["run_key"].is_unique and (got["status"] == "ok").all()
+    # the killed process wrote nothing: its chunk was rerun by another worker
+    assert not got["worker"].str.endswith(f":{killed}").any()
