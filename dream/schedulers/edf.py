@@ -11,7 +11,8 @@ from __future__ import annotations
 from operator import attrgetter
 from typing import Any
 
-from dream.sim.policy import Assignment, Decision, Policy, View
+from dream.schedulers.ordering import fastest_idle_in_order
+from dream.sim.policy import Decision, Policy, View
 
 _DEADLINE = attrgetter("deadline")
 
@@ -27,18 +28,7 @@ class EDF(Policy):
 
     def schedule(self, view: View) -> Decision:
         """Run the earliest-deadline ready jobs on their fastest idle sub-accelerators."""
-        idle = view.idle
-        if len(idle) == 1:  # the common case: one pass, no sort
-            return Decision([Assignment(min(view.ready, key=_DEADLINE), idle[0])])
-        idle = list(idle)
-        out = []
-        for job in sorted(view.ready, key=_DEADLINE):  # stable: ties keep release order
-            a = min(idle, key=job.remaining_ms)
-            idle.remove(a)
-            out.append(Assignment(job, a))
-            if not idle:
-                break
-        return Decision(out)
+        return fastest_idle_in_order(view, _DEADLINE)
 
     def params(self) -> dict[str, Any]:
         return {}

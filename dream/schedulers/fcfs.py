@@ -5,7 +5,8 @@ Non-preemptive: once started, a job keeps its sub-accelerator block after block.
 
 from __future__ import annotations
 
-from dream.sim.policy import Assignment, Decision, Policy, View
+from dream.schedulers.ordering import fastest_idle_in_order
+from dream.sim.policy import Decision, Policy, View
 
 
 class FCFS(Policy):
@@ -16,15 +17,7 @@ class FCFS(Policy):
 
     def schedule(self, view: View) -> Decision:
         """Pair ready jobs in release order with the idle sub-accelerator fastest for each."""
-        idle = list(view.idle)
-        out = []
-        for job in view.ready:
-            if not idle:
-                break
-            best = min(idle, key=job.remaining_ms)
-            idle.remove(best)
-            out.append(Assignment(job, best))
-        return Decision(out)
+        return fastest_idle_in_order(view)
 
 
 POLICY = FCFS

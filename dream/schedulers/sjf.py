@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from dream.sim.policy import Assignment, Decision, Policy, View
+from dream.schedulers.ordering import fastest_idle_in_order
+from dream.sim.policy import Decision, Policy, View
 
 
 class SJF(Policy):
@@ -34,18 +35,7 @@ class SJF(Policy):
         def work(job) -> float:
             return min(map(job.remaining_ms, accs))
 
-        idle = view.idle
-        if len(idle) == 1:
-            return Decision([Assignment(min(view.ready, key=work), idle[0])])
-        idle = list(idle)
-        out = []
-        for job in sorted(view.ready, key=work):  # stable: ties keep release order
-            a = min(idle, key=job.remaining_ms)
-            idle.remove(a)
-            out.append(Assignment(job, a))
-            if not idle:
-                break
-        return Decision(out)
+        return fastest_idle_in_order(view, work)
 
     def params(self) -> dict[str, Any]:
         return {}
