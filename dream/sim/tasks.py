@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dream.cost import cost_table
+from dream.cost import cost_table, layers_fingerprint
 from dream.cost.base import CostModel
 from dream.hardware import System
 from dream.workload.model import ModelDef
@@ -40,6 +40,33 @@ class VariantCost:
         self.out_elems = out_elems.astype(float).tolist()
 
 
+_VARIANT_COSTS: dict[tuple, VariantCost] = {}
+
+
+def variant_cost(index: int, model: ModelDef, system: System, cost_model: CostModel) -> VariantCost:
+    """The VariantCost of one model variant on a system, built once per process.
+
+    A sweep worker runs thousands of simulations of the same few models and systems;
+    the prefix sums cost more than a short simulation's bookkeeping, so they are shared
+    (read-only) between simulations, keyed by everything they are computed from.
+    """
+    v = model.variants[index]
+    layers = model.layers(v.name)
+    key = (cost_model.key, model.name, index, v, layers_fingerprint(layers), model.dynamic,
+           tuple(cost_model.acc_key(a) for a in system.accelerators))
+    vc = _VARIANT_COSTS.get(key)
+    if vc is None:
+        lat, en = [], []
+        for acc in system.accelerators:
+            t = cost_table(cost_model, model.name, v.name, layers, acc)
+            lat.append(np.asarray(t.latency_ms, dtype=float))
+            en.append(np.asarray(t.energy_nj, dtype=float))
+        out = (layers["K"] * layers["Y"] * layers["X"]).to_numpy()
+        mult = model.expected_multiplicity(len(layers))
+        vc = _VARIANT_COSTS[key] = VariantCost(index, v.name, v.accuracy, lat, en, mult, out)
+    return vc
+
+
 class TaskRuntime:
     """A task during a simulation: static costs plus its current rate and history."""
 
@@ -56,17 +83,7 @@ class TaskRuntime:
         self.model = model
         self.priority = spec.priority
         self.dynamic = model.dynamic
-        self.variants: list[VariantCost] = []
-        for vi, v in enumerate(model.variants):
-            layers = model.layers(v.name)
-            mult = model.expected_multiplicity(len(layers))
-            lat, en = [], []
-            for acc in system.accelerators:
-                t = cost_table(cost_model, model.name, v.name, layers, acc)
-                lat.append(np.asarray(t.latency_ms, dtype=float))
-                en.append(np.asarray(t.energy_nj, dtype=float))
-            out = (layers["K"] * layers["Y"] * layers["X"]).to_numpy()
-            self.variants.append(VariantCost(vi, v.name, v.accuracy, lat, en, mult, out))
+        self.variants = [variant_cost(vi, model, system, cost_model) for vi in range(len(model.variants))]
         self.full = max(range(len(model.variants)),
                         key=lambda i: (model.variants[i].accuracy, model.variants[i].width))
         names = [v.name for v in model.variants]
