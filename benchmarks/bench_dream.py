@@ -37,8 +37,8 @@ STRESS = ("workload=vr_gaming workload.name=stress8 workload.tasks=["
 class _Probe(Dream):
     """DREAM that records (ready jobs, idle sub-accelerators, microseconds) per decision."""
 
-    def setup(self, system, tasks, seed):
-        super().setup(system, tasks, seed)
+    def setup(self, system, tasks, sim):
+        super().setup(system, tasks, sim)
         self.samples: list[tuple[int, int, float]] = []
 
     def schedule(self, view):

@@ -380,7 +380,7 @@ def _check_herald_runs(r, spec):
 
     eng = Engine(spec.scenario, spec.system, spec.make_policy(), spec.cost_model, spec.sim, dict(spec.catalog))
     pol = eng.policy
-    pol.setup(spec.system, eng.tasks, spec.sim.seed)
+    pol.setup(spec.system, eng.tasks, spec.sim)
     names = [a.name for a in spec.system.accelerators]
     for row in r.trace.itertuples():
         rt = eng.tasks[[t.name for t in eng.tasks].index(str(row.task))]

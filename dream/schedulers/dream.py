@@ -27,6 +27,7 @@ from dream.sim.job import DROPPED
 from dream.sim.policy import Assignment, Decision, Policy, View
 
 if TYPE_CHECKING:
+    from dream.sim.spec import SimSpec
     from dream.hardware import System
     from dream.sim.job import Job
     from dream.sim.tasks import TaskRuntime
@@ -121,16 +122,16 @@ class Dream(Policy):
         return dict(self._config)
 
     # ------------------------------------------------------------------ set-up
-    def setup(self, system: "System", tasks: Sequence["TaskRuntime"], seed: int) -> None:
+    def setup(self, system: "System", tasks: Sequence["TaskRuntime"], sim: "SimSpec") -> None:
         """Precompute per-task lookups; reset parameters, tuner, history and counters."""
         cfg = self._config
         self.alpha = float(cfg["alpha"])
         self.beta = float(cfg["beta"])
         self.drop_threshold = float(cfg["drop_threshold"])
         self._nacc = len(system.accelerators)
-        # the scoring unit: DREAM's block size; with block_size null the policy cannot see
-        # sim.block_size, so F and P are computed per next layer (as in Dysta's Fairness)
-        unit = 1 if self.block_size is None else self.block_size
+        # the scoring unit: the block DREAM dispatches (its own block_size, else the
+        # simulation's), so Fairness and Preference weigh the work a decision commits to
+        unit = sim.block_size if self.block_size is None else self.block_size
         self._unit = unit
         self._tables = [[_variant_table(vc, bool(rt.dynamic), unit) for vc in rt.variants]
                         for rt in tasks]

@@ -30,11 +30,14 @@ Jobs run the task's default (full) variant, which is the one mapped.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
 from dream.sim.policy import Assignment, Decision, Policy, View
+
+if TYPE_CHECKING:
+    from dream.sim.spec import SimSpec
 
 
 def _rates(tasks: Sequence) -> list[float]:
@@ -96,7 +99,7 @@ class Herald(Policy):
         self.mapping: list[list[int]] = []  # task -> sub-accelerator per base layer (full variant)
         self._run_end: list[list[int]] = []  # task -> end of the mapped run from each layer
 
-    def setup(self, system, tasks: Sequence, seed: int) -> None:
+    def setup(self, system, tasks: Sequence, sim: "SimSpec") -> None:
         """Map every task's layers to sub-accelerators (the offline step)."""
         rates = _rates(tasks)
         lats, costs, bounds = [], [], [0]

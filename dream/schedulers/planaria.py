@@ -20,9 +20,12 @@ allocation is recomputed.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from dream.sim.policy import Assignment, Decision, Policy, View
+
+if TYPE_CHECKING:
+    from dream.sim.spec import SimSpec
 
 
 class Planaria(Policy):
@@ -42,7 +45,7 @@ class Planaria(Policy):
         self._accs: tuple[int, ...] = ()
         self._cap = 1
 
-    def setup(self, system, tasks: Sequence, seed: int) -> None:
+    def setup(self, system, tasks: Sequence, sim: "SimSpec") -> None:
         """Record the sub-accelerators and the fusion limit."""
         n = len(system.accelerators)
         self._accs = tuple(range(n))

@@ -19,9 +19,12 @@ largest token reaches.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from dream.sim.policy import Assignment, Decision, Policy, View
+
+if TYPE_CHECKING:
+    from dream.sim.spec import SimSpec
 
 
 class PREMA(Policy):
@@ -39,7 +42,7 @@ class PREMA(Policy):
         self._levels: list[float] = []
         self._waited: dict[int, float] = {}  # job id -> waiting time before its last block
 
-    def setup(self, system, tasks: Sequence, seed: int) -> None:
+    def setup(self, system, tasks: Sequence, sim: "SimSpec") -> None:
         """Record the sub-accelerators and the scenario's priority levels."""
         self._accs = tuple(range(len(system.accelerators)))
         self._levels = sorted({float(t.priority) for t in tasks}, reverse=True)

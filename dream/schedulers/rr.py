@@ -9,9 +9,12 @@ a job whose block ends goes back to the ready list and waits for its task's next
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from dream.sim.policy import Assignment, Decision, Policy, View
+
+if TYPE_CHECKING:
+    from dream.sim.spec import SimSpec
 
 
 class RoundRobin(Policy):
@@ -23,7 +26,7 @@ class RoundRobin(Policy):
     def __init__(self) -> None:
         self._next = 0  # the task whose turn comes next
 
-    def setup(self, system, tasks: Sequence, seed: int) -> None:
+    def setup(self, system, tasks: Sequence, sim: "SimSpec") -> None:
         """Start the rotation at the first task."""
         self._next = 0
 

@@ -9,10 +9,13 @@ point, so a shorter job released meanwhile overtakes at the next boundary.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from dream.schedulers.ordering import fastest_idle_in_order
 from dream.sim.policy import Decision, Policy, View
+
+if TYPE_CHECKING:
+    from dream.sim.spec import SimSpec
 
 
 class SJF(Policy):
@@ -24,7 +27,7 @@ class SJF(Policy):
     def __init__(self) -> None:
         self._accs: tuple[int, ...] = ()
 
-    def setup(self, system, tasks: Sequence, seed: int) -> None:
+    def setup(self, system, tasks: Sequence, sim: "SimSpec") -> None:
         """Remember the sub-accelerator indices."""
         self._accs = tuple(range(len(system.accelerators)))
 

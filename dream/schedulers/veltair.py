@@ -13,9 +13,12 @@ queue gets fine blocks (short waits for the jobs behind). Preemptive at block bo
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from dream.sim.policy import Assignment, Decision, Policy, View
+
+if TYPE_CHECKING:
+    from dream.sim.spec import SimSpec
 
 
 class Veltair(Policy):
@@ -33,7 +36,7 @@ class Veltair(Policy):
         self.min_block = int(min_block)
         self._accs: tuple[int, ...] = ()
 
-    def setup(self, system, tasks: Sequence, seed: int) -> None:
+    def setup(self, system, tasks: Sequence, sim: "SimSpec") -> None:
         """Record the sub-accelerator indices."""
         self._accs = tuple(range(len(system.accelerators)))
 

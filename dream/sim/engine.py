@@ -157,7 +157,7 @@ class Engine:
         phases = self.scenario.phases
         acc_names = [a.name for a in system.accelerators]
 
-        policy.setup(system, tasks, sim.seed)
+        policy.setup(system, tasks, sim)
 
         def push(t: float, kind: int, key: int, payload) -> None:
             # ties at one instant resolve by kind, then key (task, accelerator or phase

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 if TYPE_CHECKING:
     from dream.hardware import System
     from dream.sim.job import Job
+    from dream.sim.spec import SimSpec
     from dream.sim.tasks import TaskRuntime
 
 
@@ -71,8 +72,8 @@ class Policy:
     name: ClassVar[str] = "base"
     preemptive: ClassVar[bool] = False
 
-    def setup(self, system: "System", tasks: Sequence["TaskRuntime"], seed: int) -> None:
-        """Called once before the simulation starts."""
+    def setup(self, system: "System", tasks: Sequence["TaskRuntime"], sim: "SimSpec") -> None:
+        """Called once before the simulation starts (sim: seed, block size, horizon, ...)."""
 
     def schedule(self, view: View) -> Decision:
         """Return the blocks to start and the jobs to drop at this scheduling point."""
