@@ -57,9 +57,11 @@ def cmd_run(args: list[str]) -> None:
     def app(cfg: DictConfig) -> None:
         try:
             spec = build_spec(cfg)
+            # cost tables are built before the first event: a table cost model's missing
+            # entry is reported here, as bad input, before anything is simulated
+            result = run_spec(spec)
         except ConfigError as exc:
             _fail("run", exc)
-        result = run_spec(spec)
         out = cfg.get("output") or HydraConfig.get().runtime.output_dir
         path = write_run(result, out, cfg)
         print(format_summary(result.summary, [t.name for t in spec.scenario.tasks],
@@ -76,10 +78,10 @@ def cmd_costs(args: list[str]) -> None:
     from dream.costs_report import cost_report
 
     try:
-        spec = build_spec(compose(args))
+        table = cost_report(build_spec(compose(args)))
     except ConfigError as exc:
         _fail("costs", exc)
-    print(cost_report(spec).to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    print(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
 
 
 def cmd_demo(args: list[str]) -> None:

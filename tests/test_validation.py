@@ -134,3 +134,14 @@ def test_cli_bad_value_exits_2_without_traceback():
 def test_cli_unknown_group_option_exits_2():
     p = _dream("run", "hardware=nope")
     assert p.returncode == 2 and "Traceback" not in p.stderr and "nope" in p.stderr
+
+
+def test_cli_table_cost_model_missing_entry_exits_2(tmp_path):
+    f = tmp_path / "costs.csv"
+    pd.DataFrame({"model": ["ritnet"], "layer": [0], "accelerator": ["ws0"],
+                  "latency_cycles": [1000.0], "energy_nj": [5.0]}).to_csv(f, index=False)
+    for cmd in ("run", "costs"):
+        p = _dream(cmd, "cost=table", f"cost.params.path={f}", "sim.duration_ms=10", "output=" + str(tmp_path / "o"))
+        assert p.returncode == 2 and "Traceback" not in p.stderr
+        assert "no entry for model" in p.stderr and "ws0" in p.stderr and str(f) in p.stderr
+    assert not (tmp_path / "o" / "jobs.parquet").exists()
