@@ -10,26 +10,25 @@ from dream.errors import ConfigError
 EXIT_BAD_INPUT = 2
 
 
-def _chunk_size(text: str) -> int | None:
-    if text == "auto":
-        return None
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer or 'auto', got {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer or 'auto', got {text!r}")
-    return n
-
-
 def _positive(text: str) -> int:
+    """argparse type: a positive integer."""
     try:
         n = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
+        n = 0
     if n < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
     return n
+
+
+def _chunk_size(text: str) -> int | None:
+    """argparse type: a positive integer, or 'auto' (None)."""
+    if text == "auto":
+        return None
+    try:
+        return _positive(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer or 'auto', got {text!r}") from None
 
 
 def add_run_options(p: argparse.ArgumentParser) -> None:
