@@ -20,7 +20,7 @@ from dream.workload.catalog import model_catalog
 from dream.workload.model import ModelDef
 from dream.workload.scenario import Scenario, scenario_from_config
 
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+CONF_DIR = Path(__file__).resolve().parent / "conf"
 GROUPS = ("workload", "hardware", "scheduler", "cost", "sim")
 
 

@@ -51,7 +51,7 @@ def test_registered_with_yaml_parameters():
     import yaml
     from pathlib import Path
 
-    conf = Path(__file__).parent.parent / "conf" / "scheduler"
+    conf = Path(__file__).parent.parent / "dream" / "conf" / "scheduler"
     for name in BASELINES:
         cls = registry()[name]
         assert cls.name == name

@@ -26,12 +26,12 @@ def test_default_config_is_valid():
     assert spec.scenario.name == "vr_gaming" and len(spec.system.accelerators) == 2
 
 
-@pytest.mark.parametrize("workload", sorted(p.stem for p in (ROOT / "conf/workload").glob("*.yaml")))
+@pytest.mark.parametrize("workload", sorted(p.stem for p in (ROOT / "dream/conf/workload").glob("*.yaml")))
 def test_every_shipped_workload_is_valid(workload):
     build_spec(compose([f"workload={workload}"]))
 
 
-@pytest.mark.parametrize("hardware", sorted(p.stem for p in (ROOT / "conf/hardware").glob("*.yaml")))
+@pytest.mark.parametrize("hardware", sorted(p.stem for p in (ROOT / "dream/conf/hardware").glob("*.yaml")))
 def test_every_shipped_hardware_is_valid(hardware):
     spec = build_spec(compose([f"hardware={hardware}"]))
     assert spec.system.num_pes in (4096, 8192)

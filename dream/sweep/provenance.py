@@ -14,7 +14,7 @@ from dream.config import CONF_DIR
 REVISION_ENV = "DREAM_GIT_REVISION"
 
 
-def git_revision(root: Path = CONF_DIR.parent) -> str:
+def git_revision(root: Path = CONF_DIR.parent.parent) -> str:
     """The project's git commit (with -dirty when files differ), or 'unknown'."""
     if os.environ.get(REVISION_ENV):
         return os.environ[REVISION_ENV]

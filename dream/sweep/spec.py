@@ -23,7 +23,7 @@ from dream.config import CONF_DIR
 from dream.errors import ConfigError
 
 SPEC_FIELDS = {"name", "description", "overrides", "grid", "zip"}
-SWEEPS_DIR = CONF_DIR.parent / "sweeps"
+SWEEPS_DIR = CONF_DIR.parent / "sweeps"  # dream/sweeps, shipped in the package
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 

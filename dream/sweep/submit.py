@@ -48,7 +48,7 @@ def submit_parser() -> argparse.ArgumentParser:
                    help="dataset directory on the head node (default: outputs/<name>/ here, absolute)")
     p.add_argument("--python", default="python",
                    help="the cluster's Python that runs the job (default: python on the cluster's PATH)")
-    p.add_argument("--working-dir", default=str(CONF_DIR.parent),
+    p.add_argument("--working-dir", default=str(CONF_DIR.parent.parent),
                    help="the project directory to ship (default: this project)")
     add_run_options(p)
     return p
@@ -80,7 +80,7 @@ def _spec_in_working_dir(spec: str, wd: Path) -> str:
     """The spec as the job will see it: a path relative to the shipped directory, or a name."""
     from dream.sweep.spec import find_spec
 
-    path = find_spec(spec, [Path.cwd() / "sweeps", wd / "sweeps"]).resolve()
+    path = find_spec(spec, [Path.cwd() / "sweeps", wd / "sweeps", wd / "dream" / "sweeps"]).resolve()
     try:
         return str(path.relative_to(wd.resolve()))
     except ValueError:
