@@ -20,6 +20,7 @@ commands:
   gather DIR          turn `dream run -m` run dirs into dataset rows (--out DIR)
   report DATASET      tables and figures of a sweep dataset (--baseline NAME, --out DIR)
   timeline RUN_DIR    Gantt chart of one run written with sim.trace=true (--out FILE)
+  validate xrbench    reproduce XRBench-MAESTRO's scores on the bundled set (docs/validation.md)
 """
 
 
@@ -126,6 +127,13 @@ def cmd_demo(args: list[str]) -> None:
     print(f"\nreport: {out}/report/report.md")
 
 
+def cmd_validate(args: list[str]) -> None:
+    """`dream validate xrbench`: dream against XRBench-MAESTRO's own scores."""
+    from dream.validate import cmd_validate as run
+
+    run(args)
+
+
 COMMANDS: dict[str, Callable[[list[str]], None]] = {
     "run": cmd_run,
     "costs": cmd_costs,
@@ -135,6 +143,7 @@ COMMANDS: dict[str, Callable[[list[str]], None]] = {
     "gather": cmd_gather,
     "report": cmd_report,
     "timeline": cmd_timeline,
+    "validate": cmd_validate,
 }
 
 
