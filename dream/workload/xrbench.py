@@ -57,7 +57,7 @@ def read_xrbench_shapes(path: str | Path = LAYERS_FILE, where: str = "xrbench la
         bad = v.isna() | (v != np.floor(v)) | (v < (0 if col == "layer" else 1))
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise ConfigError(where, f"{str(p)!r} row {row}: column {col} = {df[col].iloc[row]!r} "
+            raise ConfigError(where, f"{str(p)!r} row {row}: column {col} = {df[col].iloc[row]} "
                               f"must be a {'non-negative' if col == 'layer' else 'positive'} integer")
         df[col] = v.astype(np.int64)
     return df[list(SHAPE_COLUMNS)]
