@@ -236,7 +236,7 @@ def cmd_validate(args: list[str]) -> None:
                         help="only this XRBench scenario (repeatable; default: both)")
     parser.add_argument("--only-failures", action="store_true", help="print only mismatching configurations")
     parser.add_argument("overrides", nargs="*", help="extra Hydra overrides (e.g. sim.clock=event)")
-    ns = parser.parse_args(args)
+    ns = parser.parse_intermixed_args(args)
     try:
         v = validate_xrbench(ns.overrides, ns.scenario)
     except ConfigError as exc:
