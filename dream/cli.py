@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Callable
 
 from dream.analysis.cli import cmd_report, cmd_timeline
@@ -34,6 +35,43 @@ def _is_override(arg: str) -> bool:
     return not arg.startswith("-") and "=" in arg and not arg.startswith("hydra.")
 
 
+def _quote(value: str) -> str:
+    """A value for Hydra's override grammar, quoted (paths may hold = , : or spaces)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _run_dir_overrides(args: list[str], multirun: bool, info_flags: set[str]) -> list[str]:
+    """Hydra settings so `dream run` writes where it says and nowhere else.
+
+    output=DIR: DIR must be new, empty or a run directory dream wrote (else exit 2), and
+    Hydra makes no run directory of its own (no .hydra/, no log file). Otherwise a new
+    directory under outputs/runs/ (outputs/multirun/ with -m), created exclusively, so two
+    runs started in the same second never write into the same one.
+    """
+    from dream.rundir import check_run_dir, new_run_dir
+
+    if info_flags.intersection(args) or any(a.startswith("--cfg") or a == "-c" for a in args):
+        return []
+    output = None
+    for a in args:
+        if a.startswith(("output=", "+output=", "++output=")):
+            output = a.split("=", 1)[1].strip("'\"") or None
+    given = {a.split("=", 1)[0].lstrip("+") for a in args if "=" in a}
+    extra = []
+    if output and not multirun:
+        try:
+            check_run_dir(output)
+        except ConfigError as exc:
+            _fail("run", exc)
+        extra += [f"hydra.run.dir={_quote(str(Path(output).absolute()))}", "hydra.output_subdir=null",
+                  "hydra/job_logging=none", "hydra/hydra_logging=none"]
+    elif multirun and "hydra.sweep.dir" not in given:
+        extra.append(f"hydra.sweep.dir={_quote(str(new_run_dir('outputs/multirun').absolute()))}")
+    elif not multirun and "hydra.run.dir" not in given:
+        extra.append(f"hydra.run.dir={_quote(str(new_run_dir('outputs/runs').absolute()))}")
+    return extra
+
+
 def cmd_run(args: list[str]) -> None:
     """`dream run`: a Hydra app over conf/config.yaml."""
     import hydra
@@ -42,7 +80,7 @@ def cmd_run(args: list[str]) -> None:
 
     from dream.api import run_spec
     from dream.config import CONF_DIR, build_spec, compose
-    from dream.rundir import format_summary, write_run
+    from dream.rundir import format_summary, mark_run_dir, write_run
 
     # validate the composition before Hydra runs anything, so a bad group choice or
     # value exits 2 with one line instead of Hydra's exit 1
@@ -63,13 +101,18 @@ def cmd_run(args: list[str]) -> None:
             result = run_spec(spec)
         except ConfigError as exc:
             _fail("run", exc)
-        out = cfg.get("output") or HydraConfig.get().runtime.output_dir
-        path = write_run(result, out, cfg)
+        out = cfg.get("output")
+        if not out:  # Hydra's own job directory (made for this run): ours to write
+            out = mark_run_dir(HydraConfig.get().runtime.output_dir)
+        try:
+            path = write_run(result, out, cfg)
+        except ConfigError as exc:
+            _fail("run", exc)
         print(format_summary(result.summary, [t.name for t in spec.scenario.tasks],
                              [a.name for a in spec.system.accelerators]))
         print(f"\nwrote {path}/jobs.parquet and {path}/summary.json")
 
-    sys.argv = ["dream run"] + args
+    sys.argv = ["dream run"] + args + _run_dir_overrides(args, multirun, info_flags)
     app()
 
 
