@@ -155,9 +155,20 @@ def hydra_context(where: SearchPath | Path | str | Sequence[str | Path] | None =
         restore_gh_from_backup(backup)
 
 
-def hydra_searchpath_override(sp: SearchPath) -> str:
-    """`hydra.searchpath=[...]` for a Hydra app started without a primary config dir."""
-    return "hydra.searchpath=[" + ",".join(f"'file://{d}'" for d in sp.dirs) + "]"
+def register_search_path_plugin() -> None:
+    """Put the active user config dirs before Hydra's primary (built-in) dir in a Hydra app."""
+    from hydra.core.config_search_path import ConfigSearchPath, SearchPathQuery
+    from hydra.core.plugins import Plugins
+    from hydra.plugins.search_path_plugin import SearchPathPlugin
+
+    class DreamSearchPath(SearchPathPlugin):
+        """Prepends --config-dir dirs and ./conf, in order, before the primary config dir."""
+
+        def manipulate_search_path(self, search_path: ConfigSearchPath) -> None:
+            for i, d in enumerate(config_dirs().user_dirs):
+                search_path.prepend(f"dream-conf-{i}", f"file://{d}", anchor=SearchPathQuery(provider="main"))
+
+    Plugins.instance().register(DreamSearchPath)
 
 
 def shadow_notes(sp: SearchPath, choices: Mapping[str, Any]) -> list[str]:
