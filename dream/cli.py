@@ -310,7 +310,11 @@ def main(argv: list[str] | None = None) -> None:
             use_config_dirs(dirs)
         except ConfigError as exc:
             _fail(cmd, exc)
-    COMMANDS[cmd](rest)
+    try:
+        COMMANDS[cmd](rest)
+    except BrokenPipeError:  # `dream list | head`: the reader left; not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
 
 
 if __name__ == "__main__":

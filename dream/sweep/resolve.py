@@ -258,6 +258,20 @@ class Resolver:
             self.compose_all([g])
         return self._combos[g]
 
+    def shadow_notes(self) -> list[str]:
+        """One line per chosen option a user config file takes over from a built-in."""
+        from dream.config import shadow_notes
+
+        chosen: dict[tuple[str, str], None] = {}
+        for c in self._combos.values():
+            for g, v in c.choices.items():
+                if v is not None:
+                    chosen[(g, str(v))] = None
+        notes: dict[str, None] = {}
+        for g, v in chosen:
+            notes.update(dict.fromkeys(shadow_notes(self.search_path, {g: v})))
+        return list(notes)
+
     @property
     def combinations(self) -> list[Combination]:
         """Every combination composed so far."""
