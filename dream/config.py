@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import MissingMandatoryValue
 
 from dream.cost import make_cost_model
 from dream.cost.base import CostModel
@@ -71,7 +72,11 @@ def _section(cfg: Any, name: str) -> dict:
         raise ConfigError(name, f"is missing; choose one of conf/{name}/")
     try:
         value = OmegaConf.to_container(cfg[name], resolve=True, throw_on_missing=True)
-    except Exception as exc:  # a missing mandatory value (???) or a bad interpolation
+    except MissingMandatoryValue as exc:  # a ??? left to fill in: name the full key
+        key = str(getattr(exc, "full_key", "") or "")
+        key = key if key.startswith(f"{name}.") else f"{name}.{key}".rstrip(".")
+        raise ConfigError(key, f"is required (??? in the config); set it, e.g. {key}=VALUE") from None
+    except Exception as exc:  # a bad interpolation
         raise ConfigError(name, str(exc).strip().splitlines()[0]) from None
     if not isinstance(value, dict):
         raise ConfigError(name, "must be a mapping")
