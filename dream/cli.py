@@ -7,6 +7,7 @@ from typing import Callable
 
 from dream.analysis.cli import cmd_report, cmd_timeline
 from dream.errors import ConfigError
+from dream.search.cli import cmd_search
 from dream.sweep.cli import cmd_gather, cmd_submit, cmd_sweep
 
 USAGE = """usage: dream COMMAND [ARGS]
@@ -16,6 +17,7 @@ commands:
   costs [OVERRIDES]   per-model latency and energy on the chosen hardware
   demo                the default study in small
   sweep SPEC          run a sweep spec (sweeps/*.yaml) into one Parquet dataset (Ray)
+  search SPEC         design-space search over a spec's grid (Optuna; --best prints the best)
   submit SPEC         submit a sweep to a Ray cluster as a job (--status/--logs ID)
   gather DIR          turn `dream run -m` run dirs into dataset rows (--out DIR)
   report DATASET      tables and figures of a sweep dataset (--baseline NAME, --out DIR)
@@ -131,6 +133,7 @@ COMMANDS: dict[str, Callable[[list[str]], None]] = {
     "costs": cmd_costs,
     "demo": cmd_demo,
     "sweep": cmd_sweep,
+    "search": cmd_search,
     "submit": cmd_submit,
     "gather": cmd_gather,
     "report": cmd_report,
