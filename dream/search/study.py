@@ -361,6 +361,7 @@ def describe(spec: SearchSpec, values: dict[str, Any], exact: bool = False) -> s
 # -- the loop --------------------------------------------------------------------------
 
 def _write_metadata(spec: SearchSpec, out: Path, opts: SearchOptions) -> dict[str, Any]:
+    import yaml
     from omegaconf import OmegaConf
 
     from dream.config import compose
@@ -377,7 +378,9 @@ def _write_metadata(spec: SearchSpec, out: Path, opts: SearchOptions) -> dict[st
     new = {"name": spec.name, "spec": spec.raw, "spec_path": spec.sweep.path,
            "swept": [p.key for p in spec.sweep.params] + [p.key for p in spec.params]
            + ([spec.fidelity.key] if spec.fidelity and spec.fidelity.mode == "values" else []),
-           "search": {"journal": JOURNAL, "objectives": [o.label for o in spec.objectives],
+           # the spec as YAML text: _sweep.json sorts keys, and key order is the grid's order
+           "search": {"journal": JOURNAL, "spec_yaml": yaml.safe_dump(spec.raw, sort_keys=False),
+                      "objectives": [o.label for o in spec.objectives],
                       "params": [p.key for p in spec.params], "grid_points": len(spec.sweep)},
            "base_config": base, "version": info["version"], "git_revision": info["git_revision"],
            "created_at": meta.get("created_at", info["time"]), "updated_at": info["time"],
