@@ -218,7 +218,7 @@ def parse_search_param(key: Any, raw: Any, conf_dir: Path = CONF_DIR) -> SearchP
         p = SearchParam(kind="choice", choices=tuple(Override._convert_value(v)
                                                      for v in ov.sweep_iterator()), **base)
     else:
-        raise ConfigError(where, f"{text!r} is one value, not a space; allowed: {allowed} "
+        raise ConfigError(where, f"{raw!r} is one value, not a space; allowed: {allowed} "
                           "(put fixed values under overrides)")
     if p.kind == "choice":
         for v in p.choices:
