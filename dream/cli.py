@@ -19,6 +19,7 @@ commands:
   demo                the default study in small
   list [GROUP|spec]   config options (workload, hardware, scheduler, cost, sim) and sweep specs
   sweep SPEC          run a sweep spec (sweeps/*.yaml) into one Parquet dataset
+  search SPEC         design-space search over a spec's grid (Optuna; --best prints the best)
   submit SPEC         submit a sweep to a Ray cluster as a job (--status/--logs ID)
   gather DIR          turn `dream run -m` run dirs into dataset rows (--out DIR)
   report DATASET      tables and figures of a sweep dataset (--baseline NAME, --out DIR)
@@ -296,6 +297,13 @@ def cmd_timeline(args: list[str]) -> None:
     run(args)
 
 
+def cmd_search(args: list[str]) -> None:
+    """`dream search`: see dream.search.cli."""
+    from dream.search.cli import cmd_search as run
+
+    run(args)
+
+
 def cmd_validate(args: list[str]) -> None:
     """`dream validate xrbench`: dream against XRBench-MAESTRO's own scores."""
     from dream.validate import cmd_validate as run
@@ -309,6 +317,7 @@ COMMANDS: dict[str, Callable[[list[str]], None]] = {
     "demo": cmd_demo,
     "list": cmd_list,
     "sweep": cmd_sweep,
+    "search": cmd_search,
     "submit": cmd_submit,
     "gather": cmd_gather,
     "report": cmd_report,
