@@ -164,3 +164,20 @@ def test_user_dataflow_end_to_end_in_costs_and_run(tmp_path):
         assert p.returncode == 2
         lines = p.stderr.strip().splitlines()
         assert len(lines) == 1 and "NVDLA64.yaml:9: unknown dimension 'Q'" in lines[0]
+
+
+def test_user_conf_dir_dataflow_by_name(tmp_path):
+    # --config-dir DIR: DIR/dataflow/NVDLA64.yaml is found by name from DIR/hardware/
+    (tmp_path / "dataflow").mkdir()
+    (tmp_path / "dataflow" / "NVDLA64.yaml").write_text(NVDLA64)
+    (tmp_path / "hardware").mkdir()
+    (tmp_path / "hardware" / "nv.yaml").write_text(
+        "name: nv\naccelerators:\n"
+        "  - {name: nv0, dataflow: NVDLA64, num_pes: 4096, noc_bw: 256}\n"
+        "  - {name: os0, dataflow: OS, num_pes: 4096, noc_bw: 256}\n")
+    p = _dream("--config-dir", str(tmp_path), "costs", "workload=vr_gaming", "hardware=nv")
+    assert p.returncode == 0, p.stderr
+    assert "nv0 (NVDLA64 4096)" in p.stdout and "os0 (OS 4096)" in p.stdout
+    p = _dream("costs", "workload=vr_gaming", "hardware=dual_8k_ws_os",
+               "hardware.accelerators.0.dataflow=NVDLA64")
+    assert p.returncode == 2 and "unknown dataflow 'NVDLA64'" in p.stderr
