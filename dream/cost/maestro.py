@@ -127,6 +127,7 @@ class MaestroCostModel(CostModel):
         l2_bytes: MAESTRO's L2 buffer requirement (double-buffered first-step ingress plus
         egress) x element_bytes. offchip_bytes: ours, see `offchip_traffic`.
         """
+        acc.flow.check_fits(acc.num_pes, f"accelerator {acc.name!r}.dataflow")
         dims, st, dw = maestro_dims(layers)
         # identical layers are analysed once: variants and repeated blocks share shapes
         keys = np.stack([dims["K"], dims["C"], dims["R"], dims["S"], dims["Y"], dims["X"], st,
