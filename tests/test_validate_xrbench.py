@@ -143,3 +143,20 @@ def test_validate_exits_1_when_agreement_falls_below_the_promise(capsys):
     out = capsys.readouterr().out
     assert exc.value.code == 1 and "MISMATCH" in out and "configurations: 38 (VR_gaming" in out
     assert out.rstrip().endswith("FAIL: agreement below what docs/validation.md promises")
+
+
+def test_built_in_settings_are_the_generated_xrbench_combinations_they_correspond_to():
+    """26 shipped settings are XRBench combinations: same dataflow, PEs and NoC per sub-accelerator."""
+    def sig(system):
+        return tuple((a.dataflow, a.num_pes, a.noc_bw) for a in system.accelerators)
+
+    ref = load_reference()
+    generated = {sig(xrbench_system(h, f)): (h, f)
+                 for h, f in ref[["hw_config", "dataflows"]].drop_duplicates().itertuples(index=False)}
+    matched = {}
+    for p in sorted((CONF_DIR / "hardware").glob("*.yaml")):
+        if p.stem != "pe_budget":
+            matched[p.stem] = generated.get(sig(build_spec(compose([f"hardware={p.stem}"])).system))
+    assert matched["dual_4k_ws3_os1"] == ("Dual_4K_BigLittle", "WS_OS")
+    assert matched["dual_8k_ws1_os3"] == ("Dual_8K_LittleBig", "WS_OS")
+    assert sum(v is not None for v in matched.values()) == 26
