@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from omegaconf import OmegaConf
 
 from dream.config import CONF_DIR, build_spec, compose
 from dream.errors import ConfigError
+from dream.hardware.config import system_from_config
 from dream.validate import (
     SCENARIOS,
     TOL_MODEL,
@@ -156,7 +158,8 @@ def test_built_in_settings_are_the_generated_xrbench_combinations_they_correspon
     matched = {}
     for p in sorted((CONF_DIR / "hardware").glob("*.yaml")):
         if p.stem != "pe_budget":
-            matched[p.stem] = generated.get(sig(build_spec(compose([f"hardware={p.stem}"])).system))
+            raw = OmegaConf.to_container(OmegaConf.load(p), resolve=True)
+            matched[p.stem] = generated.get(sig(system_from_config(raw, "hardware")))
     assert matched["dual_4k_ws3_os1"] == ("Dual_4K_BigLittle", "WS_OS")
     assert matched["dual_8k_ws1_os3"] == ("Dual_8K_LittleBig", "WS_OS")
     assert sum(v is not None for v in matched.values()) == 26
