@@ -8,7 +8,9 @@ import pytest
 from omegaconf import OmegaConf
 
 from dream.config import CONF_DIR, build_spec, compose
+from dream.cost import AnalyticalCostModel
 from dream.errors import ConfigError
+from dream.hardware import Accelerator
 from dream.hardware.config import system_from_config
 from dream.validate import (
     SCENARIOS,
@@ -53,6 +55,10 @@ def test_encodings_keep_xrbenchs_layers_and_macs():
     assert layer_macs(models["AS_ED_TCN"].layers()).sum() == 354457600
     odd = (shapes["Y"] < shapes["R"]) | (shapes["X"] < shapes["S"])
     assert int(odd.sum()) == 18
+    # the analytical model costs the 18 small layers like any other: positive and finite
+    for name in shapes.loc[odd, "model"].unique():
+        lat, en = AnalyticalCostModel().costs(models[name].layers(), Accelerator("a", "OS", 1024, noc_bw=128))
+        assert np.isfinite(lat).all() and (lat > 0).all() and (en > 0).all()
 
 
 def test_layers_smaller_than_their_kernel_get_a_one_by_one_output():
