@@ -25,6 +25,13 @@ from dream.sweep.worker import Item, run_point
 
 # a task should simulate about this long, so Ray's ~1 ms per task is noise
 CHUNK_TARGET_S = 1.0
+# Ray's start-up (ray.init, workers importing the simulator, shutdown) when this machine
+# has not measured it yet; measured start-ups are kept in startup_cache_file()
+DEFAULT_RAY_STARTUP_S = 8.0
+# the in-process executor's cost per point beyond the simulation (row, writer), and Ray's
+# parallel efficiency in the execution loop (benchmarks/bench_sweep.py measures both)
+SERIAL_OVERHEAD_S = 0.0003
+RAY_EFFICIENCY = 0.9
 # and each worker should get at least this many chunks, so the tail stays short
 CHUNKS_PER_WORKER = 4
 
@@ -36,7 +43,7 @@ class SweepOptions:
     """What `dream sweep` was asked to do."""
 
     spec: str
-    executor: str = "ray"
+    executor: str = "auto"              # auto: in-process or Ray, whichever is estimated faster
     address: str | None = None
     workers: int | None = None
     chunk_size: int | None = None       # None: auto
@@ -75,6 +82,8 @@ class SweepReport:
     run_points: int = 0
     workers: int = 1
     chunk_size: int = 1
+    executor: str = ""                  # the executor that ran (auto resolved)
+    estimate_s: float = 0.0             # the estimated wall time (as --dry-run prints it)
     errors: Counter = field(default_factory=Counter)
     examples: dict[str, str] = field(default_factory=dict)
 
@@ -181,29 +190,119 @@ def _select(plan: Plan, stored: dict[str, str], opts: SweepOptions,
     return todo, rerun_stored
 
 
-def _dry_run(plan: Plan, todo: list[int], opts: SweepOptions, say: Any) -> None:
-    """Print the plan: chunks and an estimated time from a few points simulated here."""
-    point_s, _ = calibrate(plan, todo)
-    workers = 1 if opts.executor == "serial" else (opts.workers or os.cpu_count() or 1)
-    size = opts.chunk_size or (1 if opts.executor == "serial"
-                               else auto_chunk_size(point_s, len(todo), workers))
-    chunks = math.ceil(len(todo) / size) if todo else 0
-    say(f"executor {opts.executor}" + (f" at {opts.address}" if opts.address else "")
-        + f", {workers} worker(s), chunk size {size} -> {chunks} chunks")
-    say(f"estimated time: {point_s * len(todo) / workers:.1f} s ({point_s * 1e3:.1f} ms per point, "
-        "measured on a few points)")
+def startup_cache_file() -> Path:
+    """Where measured Ray start-ups are kept (per user, under the XDG cache directory)."""
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return root / "dream" / "ray_startup.json"
+
+
+def ray_startup_estimate(address: str | None) -> float:
+    """Ray's start-up here: the median of the last measured ones, else DEFAULT_RAY_STARTUP_S."""
+    import json
+
+    try:
+        seen = json.loads(startup_cache_file().read_text()).get("cluster" if address else "local", [])
+        values = [float(v) for v in seen if float(v) > 0]
+    except (OSError, ValueError, AttributeError, TypeError):
+        values = []
+    return statistics.median(values) if values else DEFAULT_RAY_STARTUP_S
+
+
+def record_ray_startup(address: str | None, seconds: float, keep: int = 5) -> None:
+    """Remember a measured Ray start-up (the last `keep` per kind); never fails the sweep."""
+    import json
+
+    path = startup_cache_file()
+    kind = "cluster" if address else "local"
+    try:
+        try:
+            data = json.loads(path.read_text())
+            if not isinstance(data, dict):
+                data = {}
+        except (OSError, ValueError):
+            data = {}
+        data[kind] = (list(data.get(kind, [])) + [round(seconds, 3)])[-keep:]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data) + "\n")
+        tmp.replace(path)
+    except OSError:  # a read-only home: the default estimate stays
+        pass
+
+
+@dataclass
+class Estimate:
+    """The executor a sweep will use and its estimated wall time."""
+
+    executor: str
+    workers: int
+    chunk_size: int
+    serial_s: float          # the run in this process
+    ray_s: float             # Ray: start-up plus the run on its workers
+    startup_s: float         # Ray's start-up alone
+
+    @property
+    def run_s(self) -> float:
+        """The estimate of the chosen executor."""
+        return self.serial_s if self.executor == "serial" else self.ray_s
+
+
+def estimate(opts: SweepOptions, point_s: float, todo: int, calibrated: int = 0) -> Estimate:
+    """Both executors' wall times for `todo` points of `point_s` each; auto picks the shorter.
+
+    `calibrated` points were already simulated here (their rows kept), so neither
+    executor runs them again. Ray's estimate includes its start-up and shutdown.
+    """
+    left = max(todo - calibrated, 0)
+    workers_ray = opts.workers or os.cpu_count() or 1
+    startup = ray_startup_estimate(opts.address)
+    serial_s = left * (point_s + SERIAL_OVERHEAD_S)
+    ray_s = startup + left * point_s / (workers_ray * RAY_EFFICIENCY) if left else 0.0
+    if opts.executor == "auto":
+        kind = "ray" if opts.address or ray_s < serial_s else "serial"
+    else:
+        kind = opts.executor
+    workers = 1 if kind == "serial" else workers_ray
+    size = opts.chunk_size or (1 if kind == "serial" else auto_chunk_size(point_s, left, workers))
+    return Estimate(kind, workers, size, serial_s, ray_s, startup)
+
+
+def _dry_run(plan: Plan, todo: list[int], opts: SweepOptions, say: Any, planned_s: float) -> float:
+    """Print the plan: executor, chunks and an estimated time from a few points simulated here.
+
+    The estimate is what a real run would take: planning (measured), calibration (the
+    points simulated here, which a run keeps), and the chosen executor's run including
+    Ray's start-up. Returns it.
+    """
+    t0 = time.perf_counter()
+    point_s, rows = calibrate(plan, todo)
+    calib_s = time.perf_counter() - t0
+    est = estimate(opts, point_s, len(todo), len(rows))
+    chunks = math.ceil(max(len(todo) - len(rows), 0) / est.chunk_size) if todo else 0
+    total = planned_s + calib_s + est.run_s if todo else planned_s
+    why = ""
+    if opts.executor == "auto":
+        why = (" (auto: " + ("a cluster address was given" if opts.address else
+                             f"in-process {est.serial_s:.1f} s vs Ray {est.ray_s:.1f} s with "
+                             f"{est.startup_s:.1f} s start-up") + ")")
+    say(f"executor {est.executor}" + (f" at {opts.address}" if opts.address else "") + why
+        + f", {est.workers} worker(s), chunk size {est.chunk_size} -> {chunks} chunks")
+    say(f"estimated time: {total:.1f} s ({point_s * 1e3:.1f} ms per point, measured on a few points; "
+        + (f"Ray start-up {est.startup_s:.1f} s; " if est.executor == "ray" else "")
+        + f"planning {planned_s:.1f} s)")
     for p in plan.spec.params:
         shown = ", ".join(map(str, p.values[:8])) + (", ..." if len(p.values) > 8 else "")
         say(f"  {p.key}: {len(p.values)} value(s): {shown}")
+    return total
 
 
-def _start_executor(opts: SweepOptions) -> Any:
+def _start_executor(opts: SweepOptions, kind: str) -> Any:
     from dream.sweep.executors import make_executor
 
     try:
-        return make_executor(opts.executor, opts.workers, opts.address)
+        return make_executor(kind, opts.workers, opts.address)
     except Exception as exc:  # no cluster at that address, Ray cannot start, ...
-        raise ExecutorError(f"cannot start the {opts.executor} executor"
+        raise ExecutorError(f"cannot start the {kind} executor"
                             + (f" at {opts.address}" if opts.address else "")
                             + f": {' '.join(str(exc).split())[:500]}") from None
 
@@ -238,6 +337,8 @@ def run_sweep(opts: SweepOptions, out_stream: TextIO = sys.stdout) -> SweepRepor
     t_start = time.perf_counter()
     spec = load_spec(opts.spec)
     plan = make_plan(spec)
+    for note in plan.resolver.shadow_notes():
+        print(f"dream: {note}", file=sys.stderr)
     out = (Path(opts.out) if opts.out else default_out(spec)).absolute()
     if opts.dry_run:
         check_target(out)
@@ -272,7 +373,7 @@ def _run(plan: Plan, out: Path, opts: SweepOptions, say: Any, t_start: float) ->
         + f", {len(plan.resolver.combinations)} group combinations; "
         f"{report.skipped} already stored, {len(todo)} to run -> {out}/")
     if opts.dry_run:
-        _dry_run(plan, todo, opts, say)
+        report.estimate_s = _dry_run(plan, todo, opts, say, time.perf_counter() - t_start)
         report.wall_s = time.perf_counter() - t_start
         return report
     if not todo:
@@ -285,8 +386,14 @@ def _run(plan: Plan, out: Path, opts: SweepOptions, say: Any, t_start: float) ->
     # before Ray starts: in a Ray job the working directory (our cwd) can be unpacked again
     # underneath us once Ray runs, and Hydra's compose needs a valid cwd
     meta = _metadata(plan, out, opts, base)
-    # Ray starts (and its workers import the simulator) while this process calibrates
-    executor = _start_executor(opts)
+    kind = "ray" if opts.address else opts.executor
+    executor = None
+    startup_s = 0.0  # Ray's start-up as measured here (ray.init, waiting for workers, shutdown)
+    if kind == "ray":
+        # Ray starts (and its workers import the simulator) while this process calibrates
+        t0 = time.perf_counter()
+        executor = _start_executor(opts, kind)
+        startup_s += time.perf_counter() - t0
     sink = DatasetSink(out, plan.resolver.kinds, _file_metadata(meta), first_flush_s=opts.flush_s)
     bar = tqdm(total=len(todo), desc=spec.name, unit="pt", disable=not opts.progress,
                mininterval=0.5 if sys.stderr.isatty() else 5.0, dynamic_ncols=True)
@@ -316,15 +423,31 @@ def _run(plan: Plan, out: Path, opts: SweepOptions, say: Any, t_start: float) ->
     try:
         write_metadata(out, meta)
         remaining = todo
-        size = opts.chunk_size or (1 if opts.executor == "serial" else 0)
-        if not size:
+        size = opts.chunk_size or (1 if kind == "serial" else 0)
+        if not size or kind == "auto":
             point_s, rows = calibrate(plan, todo)
             done = {r["run_key"] for r in rows}
             remaining = [i for i in todo if plan.keys[i] not in done]
             if take(rows):
                 raise _Stop
-            size = auto_chunk_size(point_s, len(remaining), executor.workers)
+            if kind == "auto":
+                est = estimate(opts, point_s, len(todo), len(rows))
+                kind = est.executor
+                report.estimate_s = est.run_s
+                meta["runs"][-1]["executor"] = kind
+                write_metadata(out, meta)
+            if executor is None:
+                t0 = time.perf_counter()
+                executor = _start_executor(opts, kind)
+                startup_s += time.perf_counter() - t0
+            size = opts.chunk_size or (1 if kind == "serial" else
+                                       auto_chunk_size(point_s, len(remaining), executor.workers))
+        if executor is None:
+            executor = _start_executor(opts, kind)
+        t0 = time.perf_counter()
         executor.ready()
+        startup_s += time.perf_counter() - t0
+        report.executor = kind
         report.workers, report.chunk_size = executor.workers, size
         t_loop = time.perf_counter()
         report.startup_s = t_loop - t_start
@@ -350,7 +473,12 @@ def _run(plan: Plan, out: Path, opts: SweepOptions, say: Any, t_start: float) ->
         if t_loop is not None:
             report.run_s = time.perf_counter() - t_loop
         try:
-            executor.close()
+            if executor is not None:
+                t0 = time.perf_counter()
+                executor.close()
+                startup_s += time.perf_counter() - t0
+                if kind == "ray" and t_loop is not None:
+                    record_ray_startup(opts.address, startup_s)
         finally:
             bar.close()
     if not report.write_error:
