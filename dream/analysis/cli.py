@@ -45,7 +45,8 @@ def cmd_report(args: list[str]) -> None:
     if len(results.failed):
         print(f"dream report: warning: {len(results.failed)} failed simulation(s) left out "
               f"(listed in report.md)", file=sys.stderr)
-    out = Path(a.out) if a.out else default_report_dir(a.dataset)
+    root = Path(a.dataset)
+    out = Path(a.out) if a.out else default_report_dir(root)
     files = write_report(rep, a.dataset, out)
     from dream.analysis.search_report import is_search_dataset, write_search_report
     from dream.errors import ConfigError
