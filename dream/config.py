@@ -138,8 +138,13 @@ def hydra_context(where: SearchPath | Path | str | Sequence[str | Path] | None =
     from hydra.core.config_search_path import SearchPathQuery
     from hydra.initialize import get_gh_backup, restore_gh_from_backup
 
+    from hydra.core.global_hydra import GlobalHydra
+
     sp = as_search_path(where)
     backup = get_gh_backup()
+    # inside a caller's own Hydra (an app or an initialize block): ours for this compose,
+    # theirs back afterwards
+    GlobalHydra.instance().clear()
     version.setbase("1.3")
     # Hydra's own entries (and its plugins' registration), then ours in order before
     # "schema": the first directory holding an option wins
