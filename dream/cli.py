@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Callable
 
@@ -20,10 +19,12 @@ commands:
   demo                the default study in small
   list [GROUP|spec]   config options (workload, hardware, scheduler, cost, sim) and sweep specs
   sweep SPEC          run a sweep spec (sweeps/*.yaml) into one Parquet dataset
+  search SPEC         design-space search over a spec's grid (Optuna; --best prints the best)
   submit SPEC         submit a sweep to a Ray cluster as a job (--status/--logs ID)
   gather DIR          turn `dream run -m` run dirs into dataset rows (--out DIR)
   report DATASET      tables and figures of a sweep dataset (--baseline NAME, --out DIR)
   timeline RUN_DIR    Gantt chart of one run written with sim.trace=true (--out FILE)
+  validate xrbench    reproduce XRBench-MAESTRO's scores on the bundled set (docs/validation.md)
 
 Config groups are searched in every --config-dir DIR given (before or after COMMAND),
 then ./conf, then the built-ins; `dream COMMAND --help` describes each command.
@@ -38,6 +39,43 @@ def _fail(cmd: str, exc: Exception) -> None:
 
 def _is_override(arg: str) -> bool:
     return not arg.startswith("-") and "=" in arg and not arg.startswith("hydra.")
+
+
+def _quote(value: str) -> str:
+    """A value for Hydra's override grammar, quoted (paths may hold = , : or spaces)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _run_dir_overrides(args: list[str], multirun: bool, info_flags: set[str]) -> list[str]:
+    """Hydra settings so `dream run` writes where it says and nowhere else.
+
+    output=DIR: DIR must be new, empty or a run directory dream wrote (else exit 2), and
+    Hydra makes no run directory of its own (no .hydra/, no log file). Otherwise a new
+    directory under outputs/runs/ (outputs/multirun/ with -m), created exclusively, so two
+    runs started in the same second never write into the same one.
+    """
+    from dream.rundir import check_run_dir, new_run_dir
+
+    if info_flags.intersection(args) or any(a.startswith("--cfg") or a == "-c" for a in args):
+        return []
+    output = None
+    for a in args:
+        if a.startswith(("output=", "+output=", "++output=")):
+            output = a.split("=", 1)[1].strip("'\"") or None
+    given = {a.split("=", 1)[0].lstrip("+") for a in args if "=" in a}
+    extra = []
+    if output and not multirun:
+        try:
+            check_run_dir(output)
+        except ConfigError as exc:
+            _fail("run", exc)
+        extra += [f"hydra.run.dir={_quote(str(Path(output).absolute()))}", "hydra.output_subdir=null",
+                  "hydra/job_logging=none", "hydra/hydra_logging=none"]
+    elif multirun and "hydra.sweep.dir" not in given:
+        extra.append(f"hydra.sweep.dir={_quote(str(new_run_dir('outputs/multirun').absolute()))}")
+    elif not multirun and "hydra.run.dir" not in given:
+        extra.append(f"hydra.run.dir={_quote(str(new_run_dir('outputs/runs').absolute()))}")
+    return extra
 
 
 def _note(notes: list[str]) -> None:
@@ -73,22 +111,26 @@ def cmd_run(args: list[str]) -> None:
 def _run_fast(args: list[str]) -> None:
     from dream.config import build_spec, compose_plain, config_dirs, shadow_notes
 
+    from dream.rundir import check_run_dir, format_summary, new_run_dir, write_run
+
     try:
         sp = config_dirs()
         config, choices = compose_plain(args, sp)
         _note(shadow_notes(sp, choices))
         spec = build_spec(config)
+        out = config.get("output")
+        if out:  # refused before anything runs when it holds files dream did not write
+            check_run_dir(out)
         from dream.api import run_spec
 
         # cost tables are built before the first event: a table cost model's missing
         # entry is reported here, as bad input, before anything is simulated
         result = run_spec(spec)
+        # a fresh directory per run (microsecond name, created exclusively), made only now
+        # so a failed run leaves no empty directory behind
+        path = write_run(result, out or new_run_dir(os.path.join("outputs", "runs")), config)
     except ConfigError as exc:
         _fail("run", exc)
-    from dream.rundir import format_summary, write_run
-
-    out = config.get("output") or os.path.join("outputs", "runs", time.strftime("%Y-%m-%d_%H-%M-%S"))
-    path = write_run(result, out, config)
     print(format_summary(result.summary, [t.name for t in spec.scenario.tasks],
                          [a.name for a in spec.system.accelerators]))
     print(f"\nwrote {path}/jobs.parquet and {path}/summary.json")
@@ -102,7 +144,7 @@ def _run_hydra_app(args: list[str]) -> None:
 
     from dream.api import run_spec
     from dream.config import CONF_DIR, build_spec, compose, register_search_path_plugin
-    from dream.rundir import format_summary, write_run
+    from dream.rundir import format_summary, mark_run_dir, write_run
 
     # validate the composition before Hydra runs anything, so a bad group choice or
     # value exits 2 with one line instead of Hydra's exit 1
@@ -125,13 +167,18 @@ def _run_hydra_app(args: list[str]) -> None:
             result = run_spec(spec)
         except ConfigError as exc:
             _fail("run", exc)
-        out = cfg.get("output") or HydraConfig.get().runtime.output_dir
-        path = write_run(result, out, cfg)
+        out = cfg.get("output")
+        if not out:  # Hydra's own job directory (made for this run): ours to write
+            out = mark_run_dir(HydraConfig.get().runtime.output_dir)
+        try:
+            path = write_run(result, out, cfg)
+        except ConfigError as exc:
+            _fail("run", exc)
         print(format_summary(result.summary, [t.name for t in spec.scenario.tasks],
                              [a.name for a in spec.system.accelerators]))
         print(f"\nwrote {path}/jobs.parquet and {path}/summary.json")
 
-    sys.argv = ["dream run"] + args
+    sys.argv = ["dream run"] + args + _run_dir_overrides(args, multirun, info_flags)
     app()
 
 
@@ -250,16 +297,32 @@ def cmd_timeline(args: list[str]) -> None:
     run(args)
 
 
+def cmd_search(args: list[str]) -> None:
+    """`dream search`: see dream.search.cli."""
+    from dream.search.cli import cmd_search as run
+
+    run(args)
+
+
+def cmd_validate(args: list[str]) -> None:
+    """`dream validate xrbench`: dream against XRBench-MAESTRO's own scores."""
+    from dream.validate import cmd_validate as run
+
+    run(args)
+
+
 COMMANDS: dict[str, Callable[[list[str]], None]] = {
     "run": cmd_run,
     "costs": cmd_costs,
     "demo": cmd_demo,
     "list": cmd_list,
     "sweep": cmd_sweep,
+    "search": cmd_search,
     "submit": cmd_submit,
     "gather": cmd_gather,
     "report": cmd_report,
     "timeline": cmd_timeline,
+    "validate": cmd_validate,
 }
 # the commands that compose configs, and so take --config-dir
 _CONFIG_COMMANDS = {"run", "costs", "demo", "list", "sweep", "submit"}

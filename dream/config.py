@@ -256,13 +256,19 @@ def _section(cfg: Any, name: str) -> dict:
     value = cfg[name]
     if not isinstance(value, dict):
         from omegaconf import OmegaConf
+        from omegaconf.errors import MissingMandatoryValue
 
         try:
             value = OmegaConf.to_container(value, resolve=True, throw_on_missing=True)
-        except Exception as exc:  # a missing mandatory value (???) or a bad interpolation
+        except MissingMandatoryValue as exc:  # a ??? left to fill in: name the full key
+            key = str(getattr(exc, "full_key", "") or "")
+            key = key if key.startswith(f"{name}.") else f"{name}.{key}".rstrip(".")
+            raise ConfigError(key, f"is required (??? in the config); set it, e.g. {key}=VALUE") from None
+        except Exception as exc:  # a bad interpolation
             raise ConfigError(name, str(exc).strip().splitlines()[0]) from None
     elif _has_missing(value):
-        raise ConfigError(name, f"Missing mandatory value: {_has_missing(value)}")
+        key = f"{name}.{_has_missing(value)}"
+        raise ConfigError(key, f"is required (??? in the config); set it, e.g. {key}=VALUE")
     if not isinstance(value, dict):
         raise ConfigError(name, "must be a mapping")
     return value

@@ -42,6 +42,9 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--retry-failed", action="store_true",
                    help="rerun points stored as failed (their old rows are superseded)")
     p.add_argument("--fail-fast", action="store_true", help="stop at the first failed point")
+    p.add_argument("--repair", action="store_true",
+                   help="move broken part files of the dataset aside (_broken.<name>.bad) and "
+                        "simulate their points again, instead of stopping")
 
 
 def sweep_parser() -> argparse.ArgumentParser:
@@ -82,11 +85,17 @@ def cmd_sweep(args: list[str]) -> None:
     opts = SweepOptions(spec=ns.spec, executor=ns.executor, address=ns.address, workers=ns.workers,
                         chunk_size=ns.chunk_size, resume=ns.resume, retry_failed=ns.retry_failed,
                         fail_fast=ns.fail_fast, dry_run=ns.dry_run, out=ns.out,
-                        progress=not ns.no_progress, flush_s=ns.flush_s)
+                        progress=not ns.no_progress, flush_s=ns.flush_s, repair=ns.repair)
     try:
         report = run_sweep(opts)
     except (ConfigError, ExecutorError) as exc:
         _fail("sweep", exc)
+    except OSError as exc:  # the dataset directory cannot be written (full disk, read-only)
+        where = exc.filename or ns.out or "the dataset directory"
+        print(f"dream sweep: error: cannot write {where}: {exc.strerror or exc}", file=sys.stderr)
+        sys.exit(1)
+    if report.write_error:
+        print(f"dream sweep: error: {report.write_error}", file=sys.stderr)
     sys.exit(report.exit_code)
 
 

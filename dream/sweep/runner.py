@@ -14,8 +14,9 @@ from typing import Any, Iterator, TextIO
 
 from omegaconf import OmegaConf
 
-from dream.dataset import (compact, parquet_files, read_metadata, remove_temp_files,
-                           stored_status, write_metadata)
+from dream.dataset import (DatasetError, DatasetLock, broken_parts, check_target, claim, compact,
+                           is_dataset, move_aside, parquet_files, read_metadata, remove_temp_files,
+                           stored_status, unify, write_metadata)
 from dream.sweep.plan import Plan, make_plan
 from dream.sweep.provenance import stamp
 from dream.sweep.spec import SweepSpec, load_spec
@@ -33,7 +34,7 @@ RAY_EFFICIENCY = 0.9
 # and each worker should get at least this many chunks, so the tail stays short
 CHUNKS_PER_WORKER = 4
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 
 
 @dataclass
@@ -52,6 +53,7 @@ class SweepOptions:
     out: str | None = None
     progress: bool = True
     flush_s: float = 2.0                # first flush interval of the Parquet writer
+    repair: bool = False                # move broken part files aside instead of stopping
 
 
 @dataclass
@@ -67,6 +69,8 @@ class SweepReport:
     skipped: int = 0
     stale_failed: int = 0               # failed rows kept from earlier runs (no --retry-failed)
     interrupted: bool = False
+    signal: int | None = None           # the signal that interrupted the sweep (SIGINT, SIGTERM)
+    write_error: str | None = None      # the dataset could not be written (a full disk)
     stopped: bool = False               # --fail-fast stopped the sweep
     wall_s: float = 0.0
     sim_s: float = 0.0                  # sum of the points' own time (elapsed_s)
@@ -84,9 +88,11 @@ class SweepReport:
 
     @property
     def exit_code(self) -> int:
-        """0 all ok, 1 some failed, 130 interrupted."""
+        """0 all ok, 1 some failed or a write failed, 130 interrupted (143 by SIGTERM)."""
         if self.interrupted:
-            return EXIT_INTERRUPTED
+            return EXIT_TERMINATED if self.signal == 15 else EXIT_INTERRUPTED
+        if self.write_error:
+            return EXIT_FAILED
         return EXIT_FAILED if (self.failed or self.stale_failed or self.stopped) else EXIT_OK
 
 
@@ -139,12 +145,9 @@ def default_out(spec: SweepSpec) -> Path:
     return Path("outputs") / spec.name
 
 
-def _metadata(plan: Plan, out: Path, opts: SweepOptions) -> dict[str, Any]:
-    from dream.config import compose
-
+def _metadata(plan: Plan, out: Path, opts: SweepOptions, base: dict[str, Any]) -> dict[str, Any]:
     meta = read_metadata(out)
     info = stamp()
-    base = OmegaConf.to_container(compose(list(plan.spec.overrides)), resolve=True)
     runs = list(meta.get("runs", []))[-49:]
     runs.append({"started_at": info["time"], "executor": opts.executor,
                  "address": opts.address, "git_revision": info["git_revision"],
@@ -303,12 +306,30 @@ def _start_executor(opts: SweepOptions, kind: str) -> Any:
                             + f": {' '.join(str(exc).split())[:500]}") from None
 
 
+def _prepare(out: Path, opts: SweepOptions, say: Any) -> None:
+    """Before anything runs: clear our temporary files, check every stored part, finish compaction.
+
+    A part that cannot be read whole with verified checksums stops the sweep (its rows
+    cannot be trusted as stored) unless --repair moves it aside, nothing is deleted.
+    """
+    remove_temp_files(out)
+    broken = broken_parts(out)
+    if broken and not opts.repair:
+        f, why = broken[0]
+        more = f" (and {len(broken) - 1} more)" if len(broken) > 1 else ""
+        raise DatasetError(f, f"{why}{more}; run again with --repair to move broken parts aside "
+                           "(renamed _broken.<name>.bad; their points are simulated again)")
+    for (f, why), dest in zip(broken, move_aside(f for f, _ in broken)):
+        say(f"moved aside {f.name} -> {dest.name}: {why}")
+    compact(out)  # a driver killed between writing and compacting left duplicates
+
+
 def run_sweep(opts: SweepOptions, out_stream: TextIO = sys.stdout) -> SweepReport:
-    """Run (or dry-run) a sweep; ConfigError/ExecutorError when it cannot start (nothing written)."""
-    from tqdm import tqdm
+    """Run (or dry-run) a sweep; ConfigError/ExecutorError when it cannot start (nothing written).
 
-    from dream.sweep.sink import DatasetSink
-
+    The dataset directory must be new, empty or a dataset (dream.dataset.check_target);
+    one process writes it at a time (DatasetLock), a second one is refused.
+    """
     def say(msg: str) -> None:
         print(msg, file=out_stream, flush=True)
 
@@ -318,11 +339,27 @@ def run_sweep(opts: SweepOptions, out_stream: TextIO = sys.stdout) -> SweepRepor
     for note in plan.resolver.shadow_notes():
         print(f"dream: {note}", file=sys.stderr)
     out = (Path(opts.out) if opts.out else default_out(spec)).absolute()
+    if opts.dry_run:
+        check_target(out)
+        return _run(plan, out, opts, say, t_start)
+    claim(out, "sweep")
+    with DatasetLock(out):
+        _prepare(out, opts, say)
+        return _run(plan, out, opts, say, t_start)
+
+
+def _run(plan: Plan, out: Path, opts: SweepOptions, say: Any, t_start: float) -> SweepReport:
+    from tqdm import tqdm
+
+    from dream.config import compose
+    from dream.sweep.sink import DatasetSink, stable_kinds
+
+    spec = plan.spec
     report = SweepReport(spec.name, out, len(plan))
-    if not opts.dry_run:
-        remove_temp_files(out)
-        compact(out)  # a driver killed between writing and compacting left duplicates
-    todo, rerun_stored = _select(plan, stored_status(out), opts, report)
+    base = OmegaConf.to_container(compose(list(spec.overrides)), resolve=True)
+    plan.resolver.kinds = stable_kinds(plan.resolver.kinds, base)
+    stored = stored_status(out) if is_dataset(out) else {}
+    todo, rerun_stored = _select(plan, stored, opts, report)
     say(f"sweep {spec.name}: {len(plan)} points"
         + (f" ({plan.duplicates} duplicates collapsed)" if plan.duplicates else "")
         + f", {len(plan.resolver.combinations)} group combinations; "
@@ -332,14 +369,15 @@ def run_sweep(opts: SweepOptions, out_stream: TextIO = sys.stdout) -> SweepRepor
         report.wall_s = time.perf_counter() - t_start
         return report
     if not todo:
-        write_metadata(out, _metadata(plan, out, opts))
+        write_metadata(out, _metadata(plan, out, opts, base))
+        unify(out)
         report.wall_s = time.perf_counter() - t_start
         _summarise(report, plan, say)
         return report
 
     # before Ray starts: in a Ray job the working directory (our cwd) can be unpacked again
     # underneath us once Ray runs, and Hydra's compose needs a valid cwd
-    meta = _metadata(plan, out, opts)
+    meta = _metadata(plan, out, opts, base)
     kind = "ray" if opts.address else opts.executor
     executor = None
     startup_s = 0.0  # Ray's start-up as measured here (ray.init, waiting for workers, shutdown)
@@ -348,7 +386,6 @@ def run_sweep(opts: SweepOptions, out_stream: TextIO = sys.stdout) -> SweepRepor
         t0 = time.perf_counter()
         executor = _start_executor(opts, kind)
         startup_s += time.perf_counter() - t0
-    write_metadata(out, meta)
     sink = DatasetSink(out, plan.resolver.kinds, _file_metadata(meta), first_flush_s=opts.flush_s)
     bar = tqdm(total=len(todo), desc=spec.name, unit="pt", disable=not opts.progress,
                mininterval=0.5 if sys.stderr.isatty() else 5.0, dynamic_ncols=True)
@@ -376,6 +413,7 @@ def run_sweep(opts: SweepOptions, out_stream: TextIO = sys.stdout) -> SweepRepor
 
     t_loop = None
     try:
+        write_metadata(out, meta)
         remaining = todo
         size = opts.chunk_size or (1 if kind == "serial" else 0)
         if not size or kind == "auto":
@@ -412,24 +450,44 @@ def run_sweep(opts: SweepOptions, out_stream: TextIO = sys.stdout) -> SweepRepor
         report.run_points, report.run_sim_s = report.ran - ran_before, report.sim_s - sim_before
     except _Stop:
         report.stopped = True
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         report.interrupted = True
+        report.signal = getattr(exc, "signum", 2)
+    except OSError as exc:  # the dataset cannot be written (a full disk, a lost mount)
+        report.write_error = _write_error(out, exc)
     finally:
-        sink.close()
+        # every step runs even when one fails: rows received are written if the disk
+        # lets us, and Ray is always shut down
+        try:
+            sink.close()
+        except OSError as exc:
+            report.write_error = report.write_error or _write_error(out, exc)
         if t_loop is not None:
             report.run_s = time.perf_counter() - t_loop
-        if executor is not None:
-            t0 = time.perf_counter()
-            executor.close()
-            startup_s += time.perf_counter() - t0
-            if kind == "ray" and t_loop is not None:
-                record_ray_startup(opts.address, startup_s)
-        bar.close()
-    if rerun_stored:
-        compact(out)  # drop the rows the reruns superseded
+        try:
+            if executor is not None:
+                t0 = time.perf_counter()
+                executor.close()
+                startup_s += time.perf_counter() - t0
+                if kind == "ray" and t_loop is not None:
+                    record_ray_startup(opts.address, startup_s)
+        finally:
+            bar.close()
+    if not report.write_error:
+        try:
+            if rerun_stored:
+                compact(out)  # drop the rows the reruns superseded
+            unify(out)  # one schema in every file: any Parquet reader sees one table
+        except OSError as exc:
+            report.write_error = _write_error(out, exc)
     report.wall_s = time.perf_counter() - t_start
     _summarise(report, plan, say)
     return report
+
+
+def _write_error(out: Path, exc: OSError) -> str:
+    return (f"cannot write to {out}: {exc.strerror or exc}; the rows stored so far are intact "
+            "and the same command continues from them")
 
 
 class ExecutorError(RuntimeError):
@@ -446,6 +504,7 @@ def _summarise(report: SweepReport, plan: Plan, say: Any) -> None:
         f"{report.skipped} already stored; dataset {report.out}/ ({files} files)")
     if report.interrupted:
         say("interrupted: rows finished so far are stored; run the same command again to continue")
+
     if report.stopped:
         say("stopped at the first failure (--fail-fast)")
     if report.errors:

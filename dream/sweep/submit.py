@@ -77,6 +77,8 @@ def _passthrough(ns: argparse.Namespace) -> list[str]:
         out.append("--retry-failed")
     if ns.fail_fast:
         out.append("--fail-fast")
+    if ns.repair:
+        out.append("--repair")
     return out
 
 
