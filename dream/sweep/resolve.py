@@ -399,6 +399,9 @@ class Resolver:
 
 # -- dream.compose: the same reuse for one-off calls ---------------------------------
 _RESOLVERS: dict[tuple, Resolver] = {}
+# the composed bases, per (search path, composed overrides): shared by the resolvers of
+# every set of patched keys, so `sim.seed=3` after `sim.alpha=1` composes nothing new
+_BASES: dict[tuple, dict] = {}
 _MAX_RESOLVERS = 256
 
 
@@ -461,8 +464,12 @@ def compose_cached(overrides: list[str], sp: SearchPath) -> tuple[dict, dict[str
         params = tuple(Param(key=k, element=k, is_group=False, values=(v,)) for k, v in scalars)
         spec = SweepSpec(name="compose", overrides=tuple(fixed), grid=params, zip=())
         resolver = Resolver(spec, sp, where="overrides")
+        # no swept groups: the only combination is (), composed from `fixed` alone
+        resolver._combos = _BASES.setdefault((sp.dirs, tuple(fixed)), {})
         if len(_RESOLVERS) >= _MAX_RESOLVERS:
             _RESOLVERS.pop(next(iter(_RESOLVERS)))
+            if len(_BASES) > _MAX_RESOLVERS:
+                _BASES.pop(next(iter(_BASES)))
         _RESOLVERS[memo] = resolver
     point = tuple(v for _, v in scalars)
     config, _, _ = resolver.resolve(point)
