@@ -16,7 +16,7 @@ from omegaconf import OmegaConf
 
 from dream.dataset import (compact, parquet_files, read_metadata, remove_temp_files,
                            stored_status, write_metadata)
-from dream.sweep.plan import Plan, make_plan
+from dream.sweep.plan import MAX_POINTS, Plan, check_size, make_plan
 from dream.sweep.provenance import stamp
 from dream.sweep.spec import SweepSpec, load_spec
 from dream.sweep.worker import Item, run_point
@@ -45,6 +45,7 @@ class SweepOptions:
     out: str | None = None
     progress: bool = True
     flush_s: float = 2.0                # first flush interval of the Parquet writer
+    max_points: int | None = None       # confirmation to run more than MAX_POINTS points
 
 
 @dataclass
@@ -177,20 +178,46 @@ def _select(plan: Plan, stored: dict[str, str], opts: SweepOptions,
     return todo, rerun_stored
 
 
-def _dry_run(plan: Plan, todo: list[int], opts: SweepOptions, say: Any) -> None:
-    """Print the plan: chunks and an estimated time from a few points simulated here."""
+def _dry_run(plan: Plan, todo: list[int], opts: SweepOptions, say: Any,
+             total: int | None = None) -> None:
+    """Print the plan: chunks and an estimated time from a few points simulated here.
+
+    total: the number of points to run when `todo` is only a sample of them.
+    """
     point_s, _ = calibrate(plan, todo)
+    n = len(todo) if total is None else total
     workers = 1 if opts.executor == "serial" else (opts.workers or os.cpu_count() or 1)
     size = opts.chunk_size or (1 if opts.executor == "serial"
-                               else auto_chunk_size(point_s, len(todo), workers))
-    chunks = math.ceil(len(todo) / size) if todo else 0
+                               else auto_chunk_size(point_s, n, workers))
+    chunks = math.ceil(n / size) if n else 0
     say(f"executor {opts.executor}" + (f" at {opts.address}" if opts.address else "")
         + f", {workers} worker(s), chunk size {size} -> {chunks} chunks")
-    say(f"estimated time: {point_s * len(todo) / workers:.1f} s ({point_s * 1e3:.1f} ms per point, "
+    say(f"estimated time: {point_s * n / workers:.1f} s ({point_s * 1e3:.1f} ms per point, "
         "measured on a few points)")
     for p in plan.spec.params:
         shown = ", ".join(map(str, p.values[:8])) + (", ..." if len(p.values) > 8 else "")
         say(f"  {p.key}: {len(p.values)} value(s): {shown}")
+
+
+def _dry_run_large(spec: SweepSpec, opts: SweepOptions, say: Any, t_start: float) -> SweepReport:
+    """--dry-run of a spec above MAX_POINTS: count arithmetically, validate and time a sample.
+
+    Nothing is expanded: the count is the product of the value counts, and the points
+    planned are the sample of plan.sample_positions (every value of every key once).
+    """
+    n = len(spec)
+    plan = make_plan(spec, sample=True)
+    out = (Path(opts.out) if opts.out else default_out(spec)).absolute()
+    report = SweepReport(spec.name, out, n)
+    say(f"sweep {spec.name}: {n:,} points (counted, not expanded: above the limit of "
+        f"{MAX_POINTS:,}); every key's values checked (long ranges sampled) on {len(plan):,} points "
+        f"-> {out}/")
+    say("duplicates and points already stored are not counted at this size; a real run "
+        + ("is confirmed by --max-points" if (opts.max_points or 0) >= n
+           else f"needs --max-points {n}"))
+    _dry_run(plan, list(range(len(plan))), opts, say, total=n)
+    report.wall_s = time.perf_counter() - t_start
+    return report
 
 
 def _start_executor(opts: SweepOptions) -> Any:
@@ -215,6 +242,10 @@ def run_sweep(opts: SweepOptions, out_stream: TextIO = sys.stdout) -> SweepRepor
 
     t_start = time.perf_counter()
     spec = load_spec(opts.spec)
+    if opts.dry_run and len(spec) > MAX_POINTS:
+        return _dry_run_large(spec, opts, say, t_start)
+    if not opts.dry_run:
+        check_size(spec, opts.max_points)  # before expanding: a huge spec is refused at once
     plan = make_plan(spec)
     out = (Path(opts.out) if opts.out else default_out(spec)).absolute()
     report = SweepReport(spec.name, out, len(plan))
