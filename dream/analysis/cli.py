@@ -49,6 +49,15 @@ def cmd_report(args: list[str]) -> None:
         files = write_report(rep, a.dataset, out)
     except OSError as exc:  # not writable, disk full: one line, not a traceback
         _fail("report", f"cannot write the report into {out}: {exc.strerror or exc}")
+    from dream.analysis.search_report import is_search_dataset, write_search_report
+    from dream.errors import ConfigError
+
+    if is_search_dataset(root):  # a `dream search` dataset: also its Pareto front and convergence
+        try:
+            files += write_search_report(root, out)
+        except ConfigError as exc:
+            _fail("report", exc)
+        print(f"search report: {out / 'search.md'}")
     print(f"baseline: {rep.baseline}")
     if rep.reduction is not None:
         for _, r in rep.reduction.iterrows():

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from dream.config import CONF_DIR
+from dream.config import SearchPath
 from dream.errors import ConfigError
 from dream.sweep.resolve import Resolver
 from dream.sweep.spec import SweepSpec, iter_points, point_at
@@ -92,7 +92,7 @@ def sample_positions(spec: SweepSpec) -> list[int]:
     return list(out)
 
 
-def make_plan(spec: SweepSpec, conf_dir: Path = CONF_DIR, validate: bool = True,
+def make_plan(spec: SweepSpec, conf_dir: SearchPath | Path | None = None, validate: bool = True,
               version: str | None = None, sample: bool = False) -> Plan:
     """Expand, compose each group combination once, key every point and validate it.
 

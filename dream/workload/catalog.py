@@ -12,6 +12,7 @@ from dream.errors import ConfigError
 from dream.validation import finite_number, sequence
 from dream.workload.layers import load_layer_table
 from dream.workload.model import DEFAULT_VARIANTS, DynamicBlock, ModelDef, Variant, width_scaled
+from dream.workload.xrbench import xrbench_models
 from dream.workload.zoo import registry
 
 _FILE_MODEL_FIELDS = {"file", "task", "variants", "dynamic"}
@@ -73,10 +74,11 @@ def _parse_dynamic(raw: Any, n_layers: int, where: str) -> tuple[DynamicBlock, .
 
 
 def model_catalog(user_models: Mapping[str, Any] | None, path: str = "workload.models") -> dict[str, ModelDef]:
-    """Zoo models plus the user's file models; file models are validated here."""
+    """Zoo models, XRBench's encodings (by network name) and the user's file models."""
     catalog = dict(registry())
     if user_models is not None and not isinstance(user_models, Mapping):
         raise ConfigError(path, f"must be a mapping of model names to file models, got {user_models!r}")
+    catalog.update(xrbench_models())
     for name, raw in (user_models or {}).items():
         where = f"{path}.{name}"
         if not isinstance(raw, Mapping):

@@ -1,0 +1,1 @@
+"""`dream search`: multi-objective, multi-fidelity design-space search over a sweep's grid (Optuna ask-and-tell)."""
