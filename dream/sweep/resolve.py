@@ -80,6 +80,9 @@ def _cow_set(node: Any, parts: list[str], value: Any) -> Any:
 
 def param_type(param: Param) -> str:
     """The column type of a swept parameter, from all its values: bool, int, float or string."""
+    kind = getattr(param.values, "kind", None)
+    if kind is not None:  # a range knows its type without listing its values
+        return kind
     vals = [v for v in param.values if v is not None]
     if vals and all(isinstance(v, bool) for v in vals):
         return "bool"
