@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
 
-import pandas as pd
-from omegaconf import DictConfig
+from dream.config import RunSpec, SearchPath, build_spec, compose, compose_plain
 
-from dream.config import RunSpec, build_spec, compose
-from dream.metrics import summarize
-from dream.sim.engine import Engine
+if TYPE_CHECKING:
+    import pandas as pd
+    from omegaconf import DictConfig
 
 
 @dataclass
@@ -18,13 +18,16 @@ class SimResult:
     """One simulation's outcome: the flat summary, one row per job, and the block trace."""
 
     summary: dict[str, Any]
-    jobs: pd.DataFrame
-    trace: pd.DataFrame | None
+    jobs: "pd.DataFrame"
+    trace: "pd.DataFrame | None"
     spec: RunSpec
 
 
 def run_spec(spec: RunSpec) -> SimResult:
     """Simulate a validated RunSpec."""
+    from dream.metrics import summarize
+    from dream.sim.engine import Engine
+
     engine = Engine(spec.scenario, spec.system, spec.make_policy(), spec.cost_model, spec.sim,
                     dict(spec.catalog))
     raw = engine.run()
@@ -35,10 +38,12 @@ def run_spec(spec: RunSpec) -> SimResult:
     return SimResult(summary=summary, jobs=raw.jobs, trace=raw.trace, spec=spec)
 
 
-def simulate(config: DictConfig | dict | list[str] | None = None) -> SimResult:
-    """Simulate a composed config (or a list of overrides, composed first)."""
+def simulate(config: "DictConfig | dict | list[str] | None" = None,
+             config_dirs: Sequence[str | Path] | SearchPath | None = None) -> SimResult:
+    """Simulate a composed config, or a list of overrides (composed first, from `config_dirs`
+    then ./conf and the built-ins; the composed base of each group combination is reused)."""
     if config is None or isinstance(config, list):
-        config = compose(config or [])
+        config, _ = compose_plain(config or [], config_dirs)
     return run_spec(build_spec(config))
 
 

@@ -2,32 +2,38 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
 from typing import Callable
 
-from dream.analysis.cli import cmd_report, cmd_timeline
 from dream.errors import ConfigError
-from dream.search.cli import cmd_search
-from dream.sweep.cli import cmd_gather, cmd_submit, cmd_sweep
 
-USAGE = """usage: dream COMMAND [ARGS]
+# the subcommands import what they need when they run: `dream run` must not pay for Ray,
+# matplotlib or the report code
+USAGE = """usage: dream [--version] [--config-dir DIR ...] COMMAND [ARGS]
 
 commands:
   run [OVERRIDES]     simulate one config (a Hydra app: --help, --cfg job, -m work)
   costs [OVERRIDES]   per-model latency and energy on the chosen hardware
   demo                the default study in small
-  sweep SPEC          run a sweep spec (sweeps/*.yaml) into one Parquet dataset (Ray)
+  list [GROUP|spec]   config options (workload, hardware, scheduler, cost, sim) and sweep specs
+  sweep SPEC          run a sweep spec (sweeps/*.yaml) into one Parquet dataset
   search SPEC         design-space search over a spec's grid (Optuna; --best prints the best)
   submit SPEC         submit a sweep to a Ray cluster as a job (--status/--logs ID)
   gather DIR          turn `dream run -m` run dirs into dataset rows (--out DIR)
   report DATASET      tables and figures of a sweep dataset (--baseline NAME, --out DIR)
   timeline RUN_DIR    Gantt chart of one run written with sim.trace=true (--out FILE)
+  validate xrbench    reproduce XRBench-MAESTRO's scores on the bundled set (docs/validation.md)
+
+Config groups are searched in every --config-dir DIR given (before or after COMMAND),
+then ./conf, then the built-ins; `dream COMMAND --help` describes each command.
 """
 
 
 def _fail(cmd: str, exc: Exception) -> None:
     """Print one clear message and exit with status 2 (bad input, nothing ran)."""
-    print(f"dream {cmd}: error: {exc}", file=sys.stderr)
+    print(f"dream{' ' + cmd if cmd else ''}: error: {exc}", file=sys.stderr)
     sys.exit(2)
 
 
@@ -35,15 +41,110 @@ def _is_override(arg: str) -> bool:
     return not arg.startswith("-") and "=" in arg and not arg.startswith("hydra.")
 
 
+def _quote(value: str) -> str:
+    """A value for Hydra's override grammar, quoted (paths may hold = , : or spaces)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _run_dir_overrides(args: list[str], multirun: bool, info_flags: set[str]) -> list[str]:
+    """Hydra settings so `dream run` writes where it says and nowhere else.
+
+    output=DIR: DIR must be new, empty or a run directory dream wrote (else exit 2), and
+    Hydra makes no run directory of its own (no .hydra/, no log file). Otherwise a new
+    directory under outputs/runs/ (outputs/multirun/ with -m), created exclusively, so two
+    runs started in the same second never write into the same one.
+    """
+    from dream.rundir import check_run_dir, new_run_dir
+
+    if info_flags.intersection(args) or any(a.startswith("--cfg") or a == "-c" for a in args):
+        return []
+    output = None
+    for a in args:
+        if a.startswith(("output=", "+output=", "++output=")):
+            output = a.split("=", 1)[1].strip("'\"") or None
+    given = {a.split("=", 1)[0].lstrip("+") for a in args if "=" in a}
+    extra = []
+    if output and not multirun:
+        try:
+            check_run_dir(output)
+        except ConfigError as exc:
+            _fail("run", exc)
+        extra += [f"hydra.run.dir={_quote(str(Path(output).absolute()))}", "hydra.output_subdir=null",
+                  "hydra/job_logging=none", "hydra/hydra_logging=none"]
+    elif multirun and "hydra.sweep.dir" not in given:
+        extra.append(f"hydra.sweep.dir={_quote(str(new_run_dir('outputs/multirun').absolute()))}")
+    elif not multirun and "hydra.run.dir" not in given:
+        extra.append(f"hydra.run.dir={_quote(str(new_run_dir('outputs/runs').absolute()))}")
+    return extra
+
+
+def _note(notes: list[str]) -> None:
+    """Shadowing notes, one line each, on stderr (stdout stays the command's output)."""
+    for line in notes:
+        print(f"dream: {line}", file=sys.stderr)
+
+
+RUN_HELP = """usage: dream run [OVERRIDES] [Hydra flags]
+
+Simulate one config and write jobs.parquet and summary.json (output=DIR, default
+outputs/runs/<time>/). OVERRIDES as in Hydra: workload=ar_gaming sim.seed=3 ...
+Hydra's flags work too: --cfg job (print the composed config), -m (multirun),
+--hydra-help. `dream list` shows the options of every config group.
+"""
+
+
 def cmd_run(args: list[str]) -> None:
-    """`dream run`: a Hydra app over conf/config.yaml."""
+    """`dream run`: one simulation; a plain list of overrides takes the fast path.
+
+    Plain overrides are composed through dream.config (the same compose, without Hydra's
+    app machinery: no logging set-up, no .hydra/ folder), which keeps a whole `dream run`
+    short. Hydra's own flags (--cfg, -m, --help, hydra.* settings) run the Hydra app.
+    """
+    if all(_is_override(a) for a in args):
+        _run_fast(args)
+        return
+    if any(a in ("-h", "--help") for a in args):
+        print(RUN_HELP)  # then Hydra's own help: the config groups and their options
+    _run_hydra_app(args)
+
+
+def _run_fast(args: list[str]) -> None:
+    from dream.config import build_spec, compose_plain, config_dirs, shadow_notes
+
+    from dream.rundir import check_run_dir, format_summary, new_run_dir, write_run
+
+    try:
+        sp = config_dirs()
+        config, choices = compose_plain(args, sp)
+        _note(shadow_notes(sp, choices))
+        spec = build_spec(config)
+        out = config.get("output")
+        if out:  # refused before anything runs when it holds files dream did not write
+            check_run_dir(out)
+        from dream.api import run_spec
+
+        # cost tables are built before the first event: a table cost model's missing
+        # entry is reported here, as bad input, before anything is simulated
+        result = run_spec(spec)
+        # a fresh directory per run (microsecond name, created exclusively), made only now
+        # so a failed run leaves no empty directory behind
+        path = write_run(result, out or new_run_dir(os.path.join("outputs", "runs")), config)
+    except ConfigError as exc:
+        _fail("run", exc)
+    print(format_summary(result.summary, [t.name for t in spec.scenario.tasks],
+                         [a.name for a in spec.system.accelerators]))
+    print(f"\nwrote {path}/jobs.parquet and {path}/summary.json")
+
+
+def _run_hydra_app(args: list[str]) -> None:
+    """`dream run` as a Hydra app over the config search path (for Hydra's own flags)."""
     import hydra
     from hydra.core.hydra_config import HydraConfig
     from omegaconf import DictConfig
 
     from dream.api import run_spec
-    from dream.config import CONF_DIR, build_spec, compose
-    from dream.rundir import format_summary, write_run
+    from dream.config import CONF_DIR, build_spec, compose, register_search_path_plugin
+    from dream.rundir import format_summary, mark_run_dir, write_run
 
     # validate the composition before Hydra runs anything, so a bad group choice or
     # value exits 2 with one line instead of Hydra's exit 1
@@ -55,32 +156,52 @@ def cmd_run(args: list[str]) -> None:
         except ConfigError as exc:
             _fail("run", exc)
 
+    # the built-ins are Hydra's primary dir; the user's dirs go before it (Hydra would put
+    # its own --config-dir after it, where a built-in would shadow the user's option)
+    register_search_path_plugin()
+
     @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
     def app(cfg: DictConfig) -> None:
         try:
             spec = build_spec(cfg)
-            # cost tables are built before the first event: a table cost model's missing
-            # entry is reported here, as bad input, before anything is simulated
             result = run_spec(spec)
         except ConfigError as exc:
             _fail("run", exc)
-        out = cfg.get("output") or HydraConfig.get().runtime.output_dir
-        path = write_run(result, out, cfg)
+        out = cfg.get("output")
+        if not out:  # Hydra's own job directory (made for this run): ours to write
+            out = mark_run_dir(HydraConfig.get().runtime.output_dir)
+        try:
+            path = write_run(result, out, cfg)
+        except ConfigError as exc:
+            _fail("run", exc)
         print(format_summary(result.summary, [t.name for t in spec.scenario.tasks],
                              [a.name for a in spec.system.accelerators]))
         print(f"\nwrote {path}/jobs.parquet and {path}/summary.json")
 
-    sys.argv = ["dream run"] + args
+    sys.argv = ["dream run"] + args + _run_dir_overrides(args, multirun, info_flags)
     app()
 
 
 def cmd_costs(args: list[str]) -> None:
     """`dream costs`: whole-model latency and energy of each task on each sub-accelerator."""
-    from dream.config import build_spec, compose
+    if any(a in ("-h", "--help") for a in args):
+        print("usage: dream costs [OVERRIDES]\n\nWhole-model latency (ms) and energy (mJ) of "
+              "each task's model variants on each sub-accelerator of the chosen hardware,\n"
+              "from the chosen cost model. OVERRIDES as for `dream run`, e.g. "
+              "workload=ar_gaming hardware=quad_4k_ws_os.")
+        return
+    bad = [a for a in args if not _is_override(a)]
+    if bad:
+        _fail("costs", ConfigError("arguments", f"{bad[0]!r} is not an override KEY=VALUE "
+                                   "(see dream costs --help)"))
+    from dream.config import build_spec, compose_plain, config_dirs, shadow_notes
     from dream.costs_report import cost_report
 
     try:
-        table = cost_report(build_spec(compose(args)))
+        sp = config_dirs()
+        config, choices = compose_plain(args, sp)
+        _note(shadow_notes(sp, choices))
+        table = cost_report(build_spec(config))
     except ConfigError as exc:
         _fail("costs", exc)
     print(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
@@ -88,6 +209,12 @@ def cmd_costs(args: list[str]) -> None:
 
 def cmd_demo(args: list[str]) -> None:
     """`dream demo`: the default study in small (sweeps/demo.yaml), its report and a timeline."""
+    if any(a in ("-h", "--help") for a in args):
+        print("usage: dream demo [OVERRIDES]\n\nSimulates one second of VR gaming under DREAM "
+              "with its block trace and timeline (outputs/demo/run/),\nthen runs the built-in "
+              "sweep spec demo.yaml and its report (outputs/demo/report/report.md).\n"
+              "OVERRIDES change the one run, e.g. workload=ar_gaming.")
+        return
     from dream.analysis.load import load_results
     from dream.analysis.report import build_report, write_report
     from dream.analysis.figures import save
@@ -128,22 +255,109 @@ def cmd_demo(args: list[str]) -> None:
     print(f"\nreport: {out}/report/report.md")
 
 
+def cmd_list(args: list[str]) -> None:
+    """`dream list [GROUP|spec]`: options with their one-line descriptions and where each comes from."""
+    from dream.listing import main as list_main
+
+    sys.exit(list_main(args))
+
+
+def cmd_sweep(args: list[str]) -> None:
+    """`dream sweep`: see dream.sweep.cli."""
+    from dream.sweep.cli import cmd_sweep as run
+
+    run(args)
+
+
+def cmd_search(args: list[str]) -> None:
+    """`dream search`: see dream.search.cli."""
+    from dream.search.cli import cmd_search as run
+
+    run(args)
+
+
+def cmd_submit(args: list[str]) -> None:
+    """`dream submit`: see dream.sweep.submit."""
+    from dream.sweep.cli import cmd_submit as run
+
+    run(args)
+
+
+def cmd_gather(args: list[str]) -> None:
+    """`dream gather`: see dream.sweep.gather."""
+    from dream.sweep.cli import cmd_gather as run
+
+    run(args)
+
+
+def cmd_report(args: list[str]) -> None:
+    """`dream report`: see dream.analysis.cli."""
+    from dream.analysis.cli import cmd_report as run
+
+    run(args)
+
+
+def cmd_timeline(args: list[str]) -> None:
+    """`dream timeline`: see dream.analysis.cli."""
+    from dream.analysis.cli import cmd_timeline as run
+
+    run(args)
+
+
+def cmd_validate(args: list[str]) -> None:
+    """`dream validate xrbench`: dream against XRBench-MAESTRO's own scores."""
+    from dream.validate import cmd_validate as run
+
+    run(args)
+
+
 COMMANDS: dict[str, Callable[[list[str]], None]] = {
     "run": cmd_run,
     "costs": cmd_costs,
     "demo": cmd_demo,
+    "list": cmd_list,
     "sweep": cmd_sweep,
     "search": cmd_search,
     "submit": cmd_submit,
     "gather": cmd_gather,
     "report": cmd_report,
     "timeline": cmd_timeline,
+    "validate": cmd_validate,
 }
+# the commands that compose configs, and so take --config-dir
+_CONFIG_COMMANDS = {"run", "costs", "demo", "list", "sweep", "submit"}
+
+
+def split_config_dirs(argv: list[str]) -> tuple[list[str], list[str]]:
+    """(--config-dir / -cd values in order, the other arguments); ConfigError on a missing value."""
+    dirs: list[str] = []
+    rest: list[str] = []
+    it = iter(argv)
+    for arg in it:
+        if arg in ("--config-dir", "-cd"):
+            value = next(it, None)
+            if value is None or value.startswith("-"):
+                raise ConfigError(arg, "needs a directory")
+            dirs.append(value)
+        elif arg.startswith("--config-dir="):
+            dirs.append(arg.split("=", 1)[1])
+        else:
+            rest.append(arg)
+    return dirs, rest
 
 
 def main(argv: list[str] | None = None) -> None:
     """Dispatch `dream COMMAND ...`."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("--version", "-V"):
+        from dream import __version__
+
+        print(f"dream {__version__} ({Path(__file__).resolve().parent})")
+        sys.exit(0)
+    try:
+        dirs, argv = split_config_dirs(argv)
+    except ConfigError as exc:
+        _fail(argv[0] if argv and argv[0] in COMMANDS else "", exc)
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(USAGE, end="")
         sys.exit(0 if argv else 2)
@@ -151,7 +365,19 @@ def main(argv: list[str] | None = None) -> None:
     if cmd not in COMMANDS:
         print(f"dream: unknown command {cmd!r}\n{USAGE}", file=sys.stderr, end="")
         sys.exit(2)
-    COMMANDS[cmd](rest)
+    if dirs or cmd in _CONFIG_COMMANDS:
+        from dream.config import use_config_dirs
+
+        try:
+            # also what Ray workers started from here see (they inherit the environment)
+            use_config_dirs(dirs)
+        except ConfigError as exc:
+            _fail(cmd, exc)
+    try:
+        COMMANDS[cmd](rest)
+    except BrokenPipeError:  # `dream list | head`: the reader left; not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
 
 
 if __name__ == "__main__":

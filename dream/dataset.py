@@ -10,19 +10,29 @@ new rows first and then rewrites the older files without the rows they supersede
 run key: an `ok` row over a failed one, then the most recently finished.
 
 Files are written under a temporary name (starting with ".") and renamed, so a reader
-never sees half a file. `_sweep.json` next to the data holds the study's provenance.
+never sees half a file; each carries Parquet page checksums, verified whenever a stored
+row is read. `_sweep.json` next to the data holds the study's provenance.
+
+A dataset is dream's own directory: the marker `_dream_dataset.json` is written when it
+is created, writers hold `.dream-lock` (fcntl.flock) while they write, and clean-up,
+compaction and `unify` touch only the top-level files named like dream's own.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import re
+import time
 from pathlib import Path
 from typing import Any, Iterable
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from dream.errors import ConfigError
 
 # always present in a row, whatever was swept
 KEY_COLUMNS = ("run_key", "status", "error")
@@ -39,14 +49,167 @@ TIMING_COLUMNS = ("wall_s", "decision_time_us_mean", "decision_time_us_p99", "el
 
 METADATA_FILE = "_sweep.json"
 TEMP_PREFIX = ".tmp-"
+# A directory is a dataset when it holds this file, written when dream creates it. Names
+# starting with "_" or "." are skipped by pandas and pyarrow.dataset, and names not ending
+# in ".parquet" by `dir/**/*.parquet` globs (DuckDB, polars): readers see only the parts.
+MARKER_FILE = "_dream_dataset.json"
+LOCK_FILE = ".dream-lock"
+BROKEN_PREFIX = "_broken."
+DATASET_FORMAT = 1
+# the files dream writes into a dataset, by name; nothing else is ever removed or rewritten
+PART_RE = re.compile(r"^part-[A-Za-z0-9_.-]+\.parquet$")
+TEMP_RE = re.compile(r"^\.tmp-(part-[A-Za-z0-9_.-]+\.parquet|_sweep\.json|_dream_dataset\.json)\.\d+$")
+# what a directory written before markers existed may hold (it is adopted as a dataset)
+_LEGACY_RE = re.compile(rf"^({PART_RE.pattern[1:-1]}|_sweep\.json|{TEMP_RE.pattern[1:-1]})$")
+
+
+class DatasetError(ConfigError):
+    """A directory cannot be used as a dataset (foreign files, busy, broken parts)."""
+
+    def __init__(self, path: str | Path, message: str) -> None:
+        super().__init__(str(path), message)
+
+
+def is_dataset(path: str | Path) -> bool:
+    """Whether `path` is a directory dream created as a dataset (it holds the marker)."""
+    return (Path(path) / MARKER_FILE).is_file()
+
+
+def _listing(names: list[str]) -> str:
+    shown = ", ".join(sorted(names)[:3])
+    return shown + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
+def check_target(path: str | Path) -> bool:
+    """Raise DatasetError unless dream may write a dataset at `path`; True when it is one already.
+
+    Allowed: a path that does not exist yet, an empty directory, a dataset, or a directory
+    written by an earlier dream before markers existed (only part files and _sweep.json).
+    """
+    root = Path(path)
+    if not root.exists():
+        return False
+    if not root.is_dir():
+        raise DatasetError(root, "exists and is not a directory; a dataset is a directory")
+    if is_dataset(root):
+        return True
+    from dream.rundir import RUN_MARKER
+
+    names = [p.name for p in root.iterdir()]
+    if RUN_MARKER in names:
+        raise DatasetError(root, "is a `dream run` directory, not a dataset; choose another --out")
+    if not names:
+        return False
+    if METADATA_FILE in names and all(_LEGACY_RE.match(n) for n in names):
+        return False  # written by dream before markers existed: adopted
+    raise DatasetError(root, f"is not a dream dataset and not empty (it holds {_listing(names)}); "
+                       "dream writes only into a new or empty directory or an existing dataset: "
+                       "choose another --out")
+
+
+def claim(path: str | Path, kind: str = "sweep") -> Path:
+    """Make `path` a dataset (create it, write the marker), after check_target allows it."""
+    root = Path(path)
+    if check_target(root):
+        return root
+    root.mkdir(parents=True, exist_ok=True)
+    marker = {"format": DATASET_FORMAT, "created_by": kind, "created_at": time.time()}
+    _write_text_atomic(root / MARKER_FILE, json.dumps(marker, sort_keys=True) + "\n")
+    return root
+
+
+class DatasetLock:
+    """An exclusive lock on a dataset while one process writes it (fcntl.flock).
+
+    The kernel drops a flock when its holder exits in any way (SIGKILL included), so a
+    dead writer never keeps a dataset locked; the pid in the file is only for the message.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.root = Path(path)
+        self._fd: int | None = None
+
+    def acquire(self) -> "DatasetLock":
+        """Take the lock or raise DatasetError naming the process that holds it."""
+        fd = os.open(self.root / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise DatasetError(self.root, f"another dream process (pid {holder}) is writing this "
+                               "dataset; run again when it has finished") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        """Let go of the lock (the file stays: removing it would race with a new holder)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> "DatasetLock":
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
 
 
 def parquet_files(path: str | Path) -> list[Path]:
-    """Every finished Parquet file of a dataset (temporary files are skipped)."""
+    """Every finished Parquet file of a dataset (temporary files are skipped).
+
+    In a dream dataset: its own part files (top level only). In any other directory:
+    every *.parquet below it (hive-partitioned data written by other tools).
+    """
     root = Path(path)
     if root.is_file():
         return [root]
+    if is_dataset(root):
+        return sorted(p for p in root.iterdir() if PART_RE.match(p.name) and p.is_file())
     return sorted(p for p in root.rglob("*.parquet") if not p.name.startswith((".", "_")))
+
+
+def read_part(path: Path, columns: list[str] | None = None) -> pa.Table:
+    """One Parquet file, page checksums verified; DatasetError naming the file if it is broken."""
+    try:
+        return pq.read_table(path, columns=columns, page_checksum_verification=True)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise DatasetError(path, f"broken Parquet file ({' '.join(str(exc).split())[:200]})") from None
+
+
+def part_schema(path: Path) -> pa.Schema:
+    """A file's schema (footer only); DatasetError naming the file if it is broken."""
+    try:
+        return pq.read_schema(path)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise DatasetError(path, f"broken Parquet file ({' '.join(str(exc).split())[:200]})") from None
+
+
+def broken_parts(path: str | Path) -> list[tuple[Path, str]]:
+    """Part files that cannot be read whole with verified page checksums, and why."""
+    out = []
+    for f in parquet_files(path):
+        try:
+            read_part(f)
+        except DatasetError as exc:
+            out.append((f, exc.message))
+    return out
+
+
+def move_aside(files: Iterable[Path]) -> list[Path]:
+    """Rename broken part files to _broken.<name>.bad (readers skip them; nothing is deleted)."""
+    moved = []
+    for f in files:
+        dest = f.with_name(f"{BROKEN_PREFIX}{f.name}.bad")
+        n = 1
+        while dest.exists():
+            n += 1
+            dest = f.with_name(f"{BROKEN_PREFIX}{f.name}.{n}.bad")
+        os.rename(f, dest)
+        moved.append(dest)
+    return moved
 
 
 def _partition_values(root: Path, file: Path) -> dict[str, str]:
@@ -80,10 +243,10 @@ def read_dataset(path: str | Path, columns: Iterable[str] | None = None, *,
     tables = []
     for f in files:
         if needed is None:
-            t = pq.read_table(f)
+            t = read_part(f)
         else:  # read only the columns asked for (resume scans touch run_key and status)
-            names = set(pq.read_schema(f).names)
-            t = pq.read_table(f, columns=[c for c in needed if c in names])
+            names = set(part_schema(f).names)
+            t = read_part(f, columns=[c for c in needed if c in names])
         for k, v in _partition_values(root, f).items():
             if k not in t.column_names:
                 t = t.append_column(k, pa.array([v] * t.num_rows, pa.string()))
@@ -145,40 +308,64 @@ def stored_status(path: str | Path) -> dict[str, str]:
 
 
 def write_table_atomic(table: pa.Table, path: str | Path) -> Path:
-    """Write a Parquet file under a temporary name in the same directory, then rename it."""
+    """Write a Parquet file (with page checksums) under a temporary name, then rename it.
+
+    On any error (a full disk) the temporary file is removed and the error raised: the
+    destination is either the old file or the whole new one, never half a file.
+    """
     dest = Path(path)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f"{TEMP_PREFIX}{dest.name}.{os.getpid()}")
-    pq.write_table(table, tmp)
-    with open(tmp, "rb") as fh:  # the rename must not land before the bytes do
-        os.fsync(fh.fileno())
-    os.replace(tmp, dest)
+    try:
+        pq.write_table(table, tmp, write_page_checksum=True)
+        with open(tmp, "rb") as fh:  # the rename must not land before the bytes do
+            os.fsync(fh.fileno())
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return dest
 
 
+def _write_text_atomic(dest: Path, text: str) -> None:
+    tmp = dest.with_name(f"{TEMP_PREFIX}{dest.name}.{os.getpid()}")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def remove_temp_files(path: str | Path) -> int:
-    """Delete temporary files a killed writer left behind; returns how many."""
+    """Delete temporary files a killed writer of this dataset left behind; returns how many.
+
+    Only in a dataset, only at its top level, only names dream's writers use.
+    """
     root = Path(path)
-    if not root.is_dir():
+    if not is_dataset(root):
         return 0
     n = 0
-    for p in root.rglob(f"{TEMP_PREFIX}*"):
-        p.unlink(missing_ok=True)
-        n += 1
+    for p in root.iterdir():
+        if TEMP_RE.match(p.name) and p.is_file() and not p.is_symlink():
+            p.unlink(missing_ok=True)
+            n += 1
     return n
 
 
 def compact(path: str | Path) -> int:
-    """Rewrite files so each run key is stored once (the row read_dataset keeps); returns rows dropped."""
+    """Rewrite part files so each run key is stored once (the row read_dataset keeps); returns rows dropped."""
     root = Path(path)
-    files = parquet_files(root) if root.exists() else []
+    if not is_dataset(root):
+        return 0
+    files = parquet_files(root)
     parts = []
     for i, f in enumerate(files):
-        names = pq.read_schema(f).names
+        names = part_schema(f).names
         if "run_key" not in names:
             continue
         cols = [c for c in _DEDUPE_COLUMNS if c in names]
-        df = pq.read_table(f, columns=cols).to_pandas()
+        df = read_part(f, columns=cols).to_pandas()
         df["_file"] = i
         df["_row"] = range(len(df))
         parts.append(df)
@@ -199,22 +386,82 @@ def compact(path: str | Path) -> int:
         if not any(mask):
             files[i].unlink()
             continue
-        table = pq.read_table(files[i])
+        table = read_part(files[i])
         write_table_atomic(table.filter(pa.array(mask)), files[i])
     return dropped
+
+
+def _merged_type(types: list[pa.DataType]) -> pa.DataType:
+    """One column type for values stored as `types` in different files.
+
+    Nulls take the other type; integers and floats become float64 (a parameter swept
+    over integers first and 0.5 later); anything else that differs becomes text.
+    """
+    real = list(dict.fromkeys(t for t in types if not pa.types.is_null(t)))
+    if not real:
+        return pa.null()
+    if len(real) == 1:
+        return real[0]
+    if all(pa.types.is_integer(t) or pa.types.is_floating(t) for t in real):
+        return pa.float64()
+    return pa.string()
+
+
+def _cast(col: pa.ChunkedArray, kind: pa.DataType) -> pa.ChunkedArray:
+    if col.type == kind:
+        return col
+    if pa.types.is_string(kind) and not pa.types.is_string(col.type):
+        return pa.chunked_array([pa.array([None if v is None else str(v) for v in col.to_pylist()],
+                                          pa.string())])
+    return col.cast(kind)
+
+
+def unify(path: str | Path) -> int:
+    """Give every part file the same columns, types and order; returns files rewritten.
+
+    Readers that take the schema of one file (pandas, pyarrow.dataset, DuckDB and polars
+    over a glob) then see every row and column. Absent columns become nulls.
+    """
+    root = Path(path)
+    if not is_dataset(root):
+        return 0
+    files = parquet_files(root)
+    schemas = [part_schema(f) for f in files]
+    types: dict[str, list[pa.DataType]] = {}
+    for sch in schemas:
+        for fld in sch:
+            types.setdefault(fld.name, []).append(fld.type)
+    target = pa.schema([(c, _merged_type(types[c])) for c in canonical_order(types)])
+    rewritten = 0
+    for f, sch in zip(files, schemas):
+        if sch.remove_metadata().equals(target):
+            continue
+        table = read_part(f)
+        cols = [_cast(table[c], fld.type) if c in table.column_names
+                else pa.nulls(table.num_rows, fld.type) for c, fld in zip(target.names, target)]
+        out = pa.Table.from_arrays(cols, schema=target).replace_schema_metadata(sch.metadata)
+        write_table_atomic(out, f)
+        rewritten += 1
+    return rewritten
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:
     """The dataset's provenance (_sweep.json), or {} when there is none."""
     f = Path(path) / METADATA_FILE
-    return json.loads(f.read_text()) if f.is_file() else {}
+    if not f.is_file():
+        return {}
+    try:
+        meta = json.loads(f.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise DatasetError(f, f"not valid JSON ({exc}); move it aside to continue") from None
+    if not isinstance(meta, dict):
+        raise DatasetError(f, "not a JSON object; move it aside to continue")
+    return meta
 
 
 def write_metadata(path: str | Path, meta: dict[str, Any]) -> Path:
     """Write _sweep.json atomically."""
     f = Path(path) / METADATA_FILE
     f.parent.mkdir(parents=True, exist_ok=True)
-    tmp = f.with_name(f"{TEMP_PREFIX}{f.name}.{os.getpid()}")
-    tmp.write_text(json.dumps(meta, indent=1, sort_keys=True, default=str) + "\n")
-    os.replace(tmp, f)
+    _write_text_atomic(f, json.dumps(meta, indent=1, sort_keys=True, default=str) + "\n")
     return f

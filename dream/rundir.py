@@ -1,16 +1,59 @@
-"""A run directory: what `dream run` writes and what `dream timeline` reads."""
+"""A run directory: what `dream run` writes and what `dream timeline` reads.
+
+A run directory is dream's own: `_dream_run.json` marks it when `dream run` creates it.
+`dream run output=DIR` writes into a new or empty directory or one it wrote before, and
+refuses anything else (a user's files, a sweep dataset).
+"""
 
 from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
-from dream.api import SimResult
+from dream.errors import ConfigError
+
+if TYPE_CHECKING:
+    from dream.api import SimResult
+
+RUN_MARKER = "_dream_run.json"
+# the files write_run (and `dream timeline`'s default) put into a run directory
+RUN_FILES = ("jobs.parquet", "trace.parquet", "summary.json", "config.yaml", "timeline.png", RUN_MARKER)
+
+
+class RunDirError(ConfigError):
+    """A run directory cannot be written or read; names the directory or file."""
+
+    def __init__(self, path: str | Path, message: str) -> None:
+        super().__init__(str(path), message)
+
+
+def check_run_dir(out_dir: str | Path) -> None:
+    """Raise RunDirError unless `dream run` may write into out_dir.
+
+    Allowed: a path that does not exist, an empty directory, or a run directory dream
+    wrote (it holds the marker). A dataset or a directory of other files is refused.
+    """
+    from dream.dataset import MARKER_FILE
+
+    d = Path(out_dir)
+    if not d.exists():
+        return
+    if not d.is_dir():
+        raise RunDirError(d, "exists and is not a directory; output= names a directory")
+    names = sorted(p.name for p in d.iterdir())
+    if MARKER_FILE in names:
+        raise RunDirError(d, "is a sweep dataset; `dream run` writes only into a new or empty "
+                          "directory or one it wrote before: choose another output=")
+    if names and RUN_MARKER not in names:
+        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        raise RunDirError(d, f"holds files `dream run` did not write ({shown}); it writes only "
+                          "into a new or empty directory or one it wrote before: choose another output=")
 
 
 def _jsonable(v: Any) -> Any:
@@ -19,13 +62,44 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
+def mark_run_dir(out_dir: str | Path) -> Path:
+    """Create out_dir (if needed) and mark it as a run directory dream writes."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    marker = out / RUN_MARKER
+    if not marker.exists():
+        marker.write_text(json.dumps({"format": 1, "pid": os.getpid()}) + "\n")
+    return out
+
+
+def new_run_dir(parent: str | Path) -> Path:
+    """A directory under parent that no other process has: time to the microsecond, created
+    exclusively (mkdir fails if it exists, then a suffix is added), so two runs started in
+    the same second never share one."""
+    import time
+
+    base = Path(parent)
+    base.mkdir(parents=True, exist_ok=True)
+    t = time.time()
+    stamp = time.strftime("%Y-%m-%d_%H-%M-%S", time.localtime(t)) + f".{int(t % 1 * 1e6):06d}"
+    for n in range(1, 1000):
+        d = base / (stamp if n == 1 else f"{stamp}-{n}")
+        try:
+            d.mkdir()
+        except FileExistsError:
+            continue
+        return d
+    raise RunDirError(base, "cannot create a new run directory (1000 names taken)")
+
+
 def write_run(result: SimResult, out_dir: str | Path, config: DictConfig | None = None) -> Path:
     """Write jobs.parquet, summary.json (and trace.parquet, config.yaml) into out_dir."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    result.jobs.to_parquet(out / "jobs.parquet", index=False)
+    check_run_dir(out)
+    mark_run_dir(out)
+    result.jobs.to_parquet(out / "jobs.parquet", index=False, write_page_checksum=True)
     if result.trace is not None:
-        result.trace.to_parquet(out / "trace.parquet", index=False)
+        result.trace.to_parquet(out / "trace.parquet", index=False, write_page_checksum=True)
     summary = {k: _jsonable(v) for k, v in result.summary.items()}
     (out / "summary.json").write_text(json.dumps(summary, indent=1, sort_keys=False) + "\n")
     if config is not None:
@@ -33,12 +107,30 @@ def write_run(result: SimResult, out_dir: str | Path, config: DictConfig | None 
     return out
 
 
+def _read_parquet(f: Path) -> pd.DataFrame:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_table(f, page_checksum_verification=True).to_pandas()
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise RunDirError(f, f"broken Parquet file ({' '.join(str(exc).split())[:200]})") from None
+
+
 def read_run(run_dir: str | Path) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame | None]:
     """Read a run directory back: summary, jobs and (if written) the block trace."""
     d = Path(run_dir)
-    summary = json.loads((d / "summary.json").read_text())
-    jobs = pd.read_parquet(d / "jobs.parquet")
-    trace = pd.read_parquet(d / "trace.parquet") if (d / "trace.parquet").exists() else None
+    f = d / "summary.json"
+    try:
+        summary = json.loads(f.read_bytes().decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RunDirError(f, f"not valid JSON ({' '.join(str(exc).split())[:200]})") from None
+    except OSError as exc:
+        raise RunDirError(f, f"cannot be read ({exc.strerror})") from None
+    if not isinstance(summary, dict):
+        raise RunDirError(f, "not a JSON object")
+    jobs = _read_parquet(d / "jobs.parquet")
+    trace = _read_parquet(d / "trace.parquet") if (d / "trace.parquet").exists() else None
     return summary, jobs, trace
 
 

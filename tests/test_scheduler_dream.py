@@ -143,18 +143,61 @@ def test_ties_go_to_the_earliest_request():
     assert by_task(jobs, "A").start_ms == 0.0 and by_task(jobs, "B").start_ms == pytest.approx(2.0)
 
 
-@pytest.mark.parametrize("use_preference, expected", [(True, "os"), (False, "ws")])
-def test_preference_sends_a_job_where_its_layer_is_faster(use_preference, expected):
-    # a 4 ms layer on WS runs in 1 ms on OS. Without the Preference term both pairs score
-    # the same (U only; no wait yet) and the tie goes to the lower index, WS.
-    accs = [Accelerator("ws", "WS", 1), Accelerator("os", "OS", 1)]
+@pytest.mark.parametrize("order", [("ws", "os"), ("os", "ws")])
+@pytest.mark.parametrize("params", [{}, {"use_preference": False}, {"beta": 0.0},
+                                    {"alpha": 0.0, "beta": 0.0}])
+def test_preference_sends_a_job_where_its_layer_is_faster(params, order):
+    # a 4 ms layer on WS runs in 1 ms on OS. With beta > 0 the Preference term sends the
+    # job to OS. Without it both pairs score U alone (no wait yet): the tie goes to the
+    # higher Preference, OS again, not to whichever sub-accelerator is listed first
+    # (the tie rule that made beta = 0 jump away from beta -> 0+, docs/dream.md "Beta")
+    accs = [Accelerator(n, n.upper(), 1) for n in order]
     models = {"m": model_from_ms("m", [4.0])}
     spec = make_spec([TaskSpec("A", "m", 10.0)], models, accs, scheduler="dream",
-                     params={**OFF, "use_preference": use_preference},
+                     params={**OFF, **params},
                      cost=LinearCost(speed={"WS": 1.0, "OS": 4.0, "RS": 1.0}), duration_ms=50.0)
     a = by_task(run(spec)[0], "A")
-    assert a.accelerators == expected
-    assert a.finish_ms == pytest.approx(1.0 if expected == "os" else 4.0)
+    assert a.accelerators == "os"
+    assert a.finish_ms == pytest.approx(1.0)
+
+
+class ModelSpeedCost(LinearCost):
+    """LinearCost with a speed per (model, dataflow): jobs can prefer different dataflows."""
+
+    def __init__(self, speed: dict[tuple[str, str], float]) -> None:
+        super().__init__()
+        self.by_model = speed
+
+    @property
+    def key(self):
+        return ("model_speed", tuple(sorted(self.by_model.items())))
+
+    def costs(self, layers, acc, model_name, variant=None):
+        lat, en = super().costs(layers, acc, model_name, variant)
+        return lat / self.by_model.get((model_name, acc.dataflow), 1.0), en
+
+
+@pytest.mark.parametrize("offset", [0.0, 0.5])  # 0: several idle (pair sort); 0.5: one idle
+@pytest.mark.parametrize("beta", [0.0, 0.5])
+def test_equal_scores_go_to_the_higher_preference_not_the_earlier_request(beta, offset):
+    # X (10 ms on OS, 40 on WS, urgent) takes OS at t=0. A and B (1 ms on their best
+    # sub-accelerator, same deadline: equal U, and F = 0 at release) are released at
+    # `offset` and compete for WS, where A is 4x slower (P = 0.25) and B as fast (P = 1).
+    # beta > 0: B's Preference term wins. beta = 0: the scores tie and the higher
+    # Preference still sends B, although A is the earlier request.
+    accs = [Accelerator("os", "OS", 1), Accelerator("ws", "WS", 1)]
+    models = {n: model_from_ms(n, [4.0 if n == "x" else 1.0]) for n in ("x", "a", "b")}
+    cost = ModelSpeedCost({("x", "OS"): 0.4, ("x", "WS"): 0.1, ("a", "WS"): 0.25})
+    tasks = [TaskSpec("X", "x", 10.0, deadline_ms=20.0),
+             TaskSpec("A", "a", 10.0, deadline_ms=50.0, offset_ms=offset),
+             TaskSpec("B", "b", 10.0, deadline_ms=50.0, offset_ms=offset)]
+    jobs, _ = run(make_spec(tasks, models, accs, scheduler="dream", cost=cost, duration_ms=60.0,
+                            params={**OFF, "beta": beta, "supernet": False}))
+    x, a, b = (by_task(jobs, t) for t in "XAB")
+    assert a.name < b.name  # A is the earlier request
+    assert (x.accelerators, x.start_ms, x.finish_ms) == ("os", 0.0, pytest.approx(10.0))
+    assert (b.accelerators, b.start_ms, b.finish_ms) == ("ws", offset, pytest.approx(offset + 1.0))
+    assert a.start_ms >= b.finish_ms
 
 
 def test_preference_pairs_two_jobs_by_score():

@@ -102,7 +102,7 @@ def test_serial_sweep_rows_and_metadata(tmp_path):
     kv = pq.read_schema(parquet_files(out)[0]).metadata[b"dream.sweep"]
     assert json.loads(kv)["name"] == "small"
     # no temporary files left behind
-    assert not [p for p in out.rglob("*") if p.name.startswith(".")]
+    assert not [p for p in out.rglob("*") if p.name.startswith(".tmp-")]
 
 
 def test_resume_skips_stored_points(tmp_path):
@@ -183,8 +183,9 @@ grid:
 
 def test_reader_keeps_ok_then_newest_and_compact_rewrites(tmp_path):
     from dream.sweep.sink import rows_to_table
-    from dream.dataset import write_table_atomic
+    from dream.dataset import claim, write_table_atomic
 
+    claim(tmp_path)  # compaction rewrites only a marked dataset's own part files
     base = {"workload": "w", "hardware": "h", "scheduler": "s", "seed": 0}
     old = [{"run_key": "a", "status": "failed", "error": "E: x", **base, "finished_at": 1.0},
            {"run_key": "b", "status": "ok", "error": None, **base, "jobs": 3, "finished_at": 1.0}]

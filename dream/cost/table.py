@@ -4,10 +4,17 @@ File format (CSV or Parquet), one row per (model, layer, sub-accelerator):
 
     model, layer, accelerator, latency_cycles, energy_nj [, variant]
 
+or, keyed by the sub-accelerator's type (its signature) instead of its name:
+
+    model, layer, dataflow, num_pes, noc_bw, latency_cycles, energy_nj [, variant]
+
 `layer` is the 0-based index of the layer in the model's layer table; `accelerator` is
-a sub-accelerator's name in the hardware config. With a `variant` column, a row applies
-to that variant only; a row whose variant is empty (or a table without the column)
-applies to every variant of the model that has no row of its own for that layer.
+a sub-accelerator's name in the hardware config. A signature-keyed table matches every
+sub-accelerator with that dataflow, PE count and NoC bandwidth, whatever its name, so
+one table (MAESTRO's costs per sub-accelerator type) serves every hardware setting.
+With a `variant` column, a row applies to that variant only; a row whose variant is
+empty (or a table without the column) applies to every variant of the model that has
+no row of its own for that layer.
 """
 
 from __future__ import annotations
@@ -22,8 +29,11 @@ import pandas as pd
 from dream.cost.base import CostModel
 from dream.errors import ConfigError
 from dream.hardware import Accelerator
+from dream.hardware.spec import DATAFLOWS
 
 REQUIRED_COLUMNS = ("model", "layer", "accelerator", "latency_cycles", "energy_nj")
+# the columns that key a row by sub-accelerator type instead of by `accelerator`
+SIGNATURE_COLUMNS = ("dataflow", "num_pes", "noc_bw")
 
 
 def _read(path: Path, where: str) -> pd.DataFrame:
@@ -34,8 +44,8 @@ def _read(path: Path, where: str) -> pd.DataFrame:
     try:
         if suffix == ".csv":
             # names stay strings: a model called "NA" or an empty variant is not a NaN
-            return pd.read_csv(path, dtype={"model": str, "accelerator": str, "variant": str},
-                               keep_default_na=False)
+            return pd.read_csv(path, dtype={"model": str, "accelerator": str, "variant": str,
+                                            "dataflow": str}, keep_default_na=False)
         if suffix in (".parquet", ".pq"):
             return pd.read_parquet(path)
     except Exception as exc:  # malformed file: report it at the edge, not as a traceback
@@ -55,8 +65,33 @@ def _numeric(df: pd.DataFrame, col: str, path: Path, where: str) -> np.ndarray:
     return values
 
 
+def _signature(acc: Accelerator) -> str:
+    """The key of a sub-accelerator type: dataflow, PEs and NoC bandwidth (e.g. 'WS/4096/256')."""
+    return f"{acc.dataflow}/{int(acc.num_pes)}/{float(acc.noc_bw):g}"
+
+
+def _signature_keys(df: pd.DataFrame, path: Path, where: str) -> np.ndarray:
+    """Validate the signature columns; one key string per row (as `_signature` writes it)."""
+    flow = df["dataflow"].astype(str).str.strip().str.upper().to_numpy()
+    bad = ~np.isin(flow, DATAFLOWS)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise ConfigError(where, f"cost table {str(path)!r} row {row}: dataflow = "
+                          f"{df['dataflow'].iloc[row]!r}; allowed: {list(DATAFLOWS)}")
+    pes = _numeric(df, "num_pes", path, where)
+    bw = _numeric(df, "noc_bw", path, where)
+    for col, values in (("num_pes", pes), ("noc_bw", bw)):
+        bad = (values <= 0) | ((values != np.floor(values)) if col == "num_pes" else False)
+        if np.any(bad):
+            row = int(np.flatnonzero(bad)[0])
+            kind = "a positive integer" if col == "num_pes" else "a number > 0"
+            raise ConfigError(where, f"cost table {str(path)!r} row {row}: {col} = "
+                              f"{df[col].iloc[row]} must be {kind}")
+    return np.array([f"{f}/{int(p)}/{b:g}" for f, p, b in zip(flow, pes, bw)], dtype=object)
+
+
 class TableCostModel(CostModel):
-    """Per-layer costs looked up by (model, layer index, sub-accelerator name)."""
+    """Per-layer costs looked up by (model, layer index, sub-accelerator name or type)."""
 
     name = "table"
 
@@ -66,11 +101,24 @@ class TableCostModel(CostModel):
         self.where = where
         stat = self.path.stat() if self.path.is_file() else None
         df = _read(self.path, where)
-        missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
+        signature_cols = [c for c in SIGNATURE_COLUMNS if c in df.columns]
+        # keyed by type when any signature column is given and no `accelerator` column
+        self.by_signature = bool(signature_cols) and "accelerator" not in df.columns
+        if signature_cols and "accelerator" in df.columns:
+            raise ConfigError(
+                where, f"cost table {str(self.path)!r} has both an accelerator column and "
+                f"{signature_cols}: key rows either by sub-accelerator name (accelerator) or "
+                f"by type ({', '.join(SIGNATURE_COLUMNS)}), not both"
+            )
+        required = (REQUIRED_COLUMNS if not self.by_signature else
+                    ("model", "layer") + SIGNATURE_COLUMNS + ("latency_cycles", "energy_nj"))
+        missing = [c for c in required if c not in df.columns]
         if missing:
             raise ConfigError(
                 where, f"cost table {str(self.path)!r} lacks column(s) {missing}; required: "
-                f"{list(REQUIRED_COLUMNS)} (optional: variant)"
+                f"{list(REQUIRED_COLUMNS)} or, keyed by sub-accelerator type, "
+                f"{['model', 'layer', *SIGNATURE_COLUMNS, 'latency_cycles', 'energy_nj']} "
+                "(optional: variant)"
             )
         layer = _numeric(df, "layer", self.path, where)
         if (layer != np.floor(layer)).any():
@@ -83,19 +131,22 @@ class TableCostModel(CostModel):
             var = df["variant"].astype(object).where(df["variant"].notna(), "").astype(str)
         else:
             var = pd.Series([""] * len(df), dtype=object)
+        acc_keys = (_signature_keys(df, self.path, where) if self.by_signature
+                    else df["accelerator"].astype(str).to_numpy())
         keys = pd.DataFrame({
             "model": df["model"].astype(str).to_numpy(),
             "variant": var.to_numpy(),
-            "accelerator": df["accelerator"].astype(str).to_numpy(),
+            "accelerator": acc_keys,
             "layer": layer.astype(np.int64),
         })
         dup = keys.duplicated()
         if dup.any():
             row = int(np.flatnonzero(dup.to_numpy())[0])
             m, v, a, i = keys.iloc[row]
+            on = f"sub-accelerator type {a!r}" if self.by_signature else f"accelerator {a!r}"
             raise ConfigError(
                 where, f"cost table {str(self.path)!r} row {row}: duplicate entry for model "
-                f"{m!r}{f' variant {v!r}' if v else ''} layer {i} on accelerator {a!r}"
+                f"{m!r}{f' variant {v!r}' if v else ''} layer {i} on {on}"
             )
         # (model, variant, accelerator) -> dense arrays by layer index, NaN where absent
         self._entries: dict[tuple[str, str, str], tuple[np.ndarray, np.ndarray]] = {}
@@ -129,8 +180,11 @@ class TableCostModel(CostModel):
         return self._key
 
     def acc_key(self, acc: Accelerator) -> Hashable:
-        """Rows are matched by sub-accelerator name, so the whole spec (with name) matters."""
-        return acc
+        """What rows are matched by: the whole spec (with name), or the type (then also the clock)."""
+        return (_signature(acc), acc.clock_ghz) if self.by_signature else acc
+
+    def _acc(self, acc: Accelerator) -> str:
+        return _signature(acc) if self.by_signature else acc.name
 
     def __repr__(self) -> str:
         return f"TableCostModel(path={str(self.path)!r})"
@@ -157,14 +211,16 @@ class TableCostModel(CostModel):
         variant: str | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Costs of every layer of the model on `acc`; ConfigError names the first missing entry."""
-        lat, en = self._lookup(model_name, variant or "", acc.name, len(layers))
+        lat, en = self._lookup(model_name, variant or "", self._acc(acc), len(layers))
         missing = np.isnan(lat)
         if missing.any():
             i = int(np.flatnonzero(missing)[0])
             var = f" variant {variant!r}" if variant else ""
+            on = (f"sub-accelerator {acc.name!r} of type {_signature(acc)!r} (dataflow/num_pes/"
+                  "noc_bw)" if self.by_signature else f"accelerator {acc.name!r}")
             raise ConfigError(
                 self.where, f"cost table {str(self.path)!r} has no entry for model "
-                f"{model_name!r}{var} layer {i} on accelerator {acc.name!r} "
+                f"{model_name!r}{var} layer {i} on {on} "
                 f"({int(missing.sum())} of {len(lat)} layers missing)"
             )
         return lat, en

@@ -6,18 +6,14 @@ from typing import Any, Mapping
 
 from dream.errors import ConfigError
 from dream.hardware.spec import DATAFLOWS, Accelerator, System
+from dream.validation import finite_number
 
 _ACC_FIELDS = ("name", "dataflow", "num_pes", "noc_bw", "offchip_bw", "clock_ghz", "l1_kib", "l2_kib")
 
 
 def _positive(value: Any, path: str, integer: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(path, f"must be a positive number, got {value!r}")
-    if integer and int(value) != value:
-        raise ConfigError(path, f"must be a positive integer, got {value!r}")
-    if not value > 0:
-        raise ConfigError(path, f"must be > 0, got {value!r}")
-    return int(value) if integer else float(value)
+    # the shared check refuses NaN, inf, booleans and strings with the same message everywhere
+    return finite_number(path, value, 0, lo_open=True, integer=integer)
 
 
 def generated_accelerators(cfg: Mapping[str, Any], path: str) -> list[dict[str, Any]]:
@@ -37,7 +33,7 @@ def generated_accelerators(cfg: Mapping[str, Any], path: str) -> list[dict[str, 
     if first is None:
         shares = [1.0 / n] * n
     else:
-        first = float(first)
+        first = finite_number(f"{path}.first_share", first)
         if not (0 < first < 1) or n < 2:
             raise ConfigError(f"{path}.first_share", f"must lie in (0, 1) with two or more sub-accelerators, got {first}")
         shares = [first] + [(1.0 - first) / (n - 1)] * (n - 1)

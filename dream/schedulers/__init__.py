@@ -12,6 +12,7 @@ import inspect
 from typing import Any, Mapping
 
 from dream.errors import ConfigError
+from dream.validation import finite_number
 from dream.sim.policy import Policy
 
 # one registration line per policy
@@ -55,13 +56,11 @@ def make_policy(name: str, params: Mapping[str, Any], where: str = "scheduler") 
             raise ConfigError(f"{where}.{key}", f"unknown parameter of {name}; allowed: {sorted(allowed)}")
         default = allowed[key].default
         if isinstance(default, bool):
-            ok = isinstance(value, bool)
-        elif isinstance(default, (int, float)) and default is not None:
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        else:
-            ok = True
-        if not ok:
-            raise ConfigError(f"{where}.{key}", f"must be {type(default).__name__}, got {value!r}")
+            if not isinstance(value, bool):
+                raise ConfigError(f"{where}.{key}", f"must be true or false, got {value!r}")
+        elif isinstance(default, (int, float)):
+            # finite, and integral where the default is an int: a policy never sees NaN or inf
+            finite_number(f"{where}.{key}", value, integer=isinstance(default, int))
     try:
         return cls(**params)
     except ValueError as exc:  # a policy's own range checks

@@ -8,8 +8,9 @@ At every scheduling point each ready job j and idle sub-accelerator a get
     F = (now - last_run) / b(j, a)         b: latency of j's next block on a
     P = min over all sub-accelerators of b / b(j, a)
 
-and the best pair is taken, both removed, repeat; ties go to the earliest request, then
-the lower sub-accelerator index. Preemptive at block boundaries. Hopeless jobs are
+and the best pair is taken, both removed, repeat; equal scores go to the higher
+Preference P (the faster placement), then the earliest request, then the lower
+sub-accelerator index (see _tie_rule below). Preemptive at block boundaries. Hopeless jobs are
 dropped, a starting job may get a smaller supernet variant under load, and alpha, beta
 and the drop threshold are tuned online per window (dream/schedulers/dream_tuner.py).
 Every part has a switch so a study can measure what it contributes.
@@ -32,6 +33,16 @@ if TYPE_CHECKING:
     from dream.sim.job import Job
     from dream.sim.tasks import TaskRuntime
 
+# _tie_rule. Equal MapScores are broken by Preference P = bbest / b first. A job that has
+# not waited (just released, or its block just ended) has F = 0, so with beta = 0 all its
+# pairs score U alone: with an index tie-break it went to whichever sub-accelerator the
+# hardware file lists first, however slow its layers are there (dual_4k_ws_os: rgbd_200
+# on WS, 2.7x slower than on OS), and the supernet then sized its variant for that slow
+# placement. The result depended on the listing order and jumped between beta = 0 and any
+# beta > 0 (docs/dream.md, "Beta"). Ordering ties by P is the limit of both beta -> 0+
+# (U + alpha F + beta P orders equal U + alpha F by P) and wait -> 0+ (alpha wait / b
+# prefers the smaller b), so the score stays continuous in both and no longer depends on
+# the listing order. The DREAM paper (Kim et al., ASPLOS'23) publishes no tie rule.
 _EPS = 1e-6  # ms: the slack floor of the urgency term
 _TINY = 1e-12  # ms: a zero-latency block would divide by zero
 _INF = math.inf
@@ -279,6 +290,7 @@ class Dream(Policy):
         tables = self._tables
         drops: list = []
         best_s = -_INF
+        best_p = -_INF
         best = None
         for job in view.ready:
             vc = job.vc
@@ -321,10 +333,18 @@ class Dream(Policy):
             u = rem / slack if slack > _EPS else rem / _EPS
             if u > 1.0:
                 u = 1.0
-            s = u + (alpha * (now - job.last_run) + beta * bbest) / (b if b > _TINY else _TINY)
+            if b < _TINY:
+                b = _TINY
+            s = u + (alpha * (now - job.last_run) + beta * bbest) / b
+            # equal scores: the higher Preference P = bbest / b wins (_tie_rule), then the
+            # earlier request (the loop runs in release order and needs a strictly better key)
             if s > best_s:
                 best_s = s
                 best = job
+                best_p = bbest / b
+            elif s == best_s and bbest / b > best_p:
+                best = job
+                best_p = bbest / b
         if drops:
             self._account_drops(drops)
         if best is None:
@@ -349,14 +369,15 @@ class Dream(Policy):
                 self._account_drops(ready)
                 return Decision([], [job])
             # U is the same on every sub-accelerator; alpha*F + beta*P = k / b is largest
-            # where b is smallest (k > 0), else every pair ties and the lowest index wins
+            # where b is smallest (k > 0); with k = 0 every pair scores U and the tie rule
+            # (_tie_rule: higher P = smaller b) picks the same one: the fastest idle
+            # sub-accelerator, ties to the lower index
             a = idle[0]
-            if alpha * (now - job.last_run) + beta * bbest > 0.0:
-                bmin = blks[a] if blks[a] > _TINY else _TINY
-                for x in idle:
-                    b = blks[x] if blks[x] > _TINY else _TINY
-                    if b < bmin:
-                        bmin, a = b, x
+            bmin = blks[a] if blks[a] > _TINY else _TINY
+            for x in idle:
+                b = blks[x] if blks[x] > _TINY else _TINY
+                if b < bmin:
+                    bmin, a = b, x
             var = (self._variant(job, a, now, self._running_load(view), [job], [0.0], (job,))
                    if self.supernet and job.vc is None else None)
             return Decision([Assignment(job, a, self.block_size, var)], [])
@@ -380,7 +401,10 @@ class Dream(Policy):
             k = alpha * (now - job.last_run) + beta * bbest
             for a in idle:
                 b = blks[a]
-                scores.append(u + k / (b if b > _TINY else _TINY))
+                if b < _TINY:
+                    b = _TINY
+                # (score, P): equal scores go to the higher Preference (_tie_rule)
+                scores.append((u + k / b, bbest / b))
             cj.append(job)
             cw.append(rem + child[job.task])
         if drops:
@@ -397,8 +421,9 @@ class Dream(Policy):
         supernet = self.supernet
         size = self.block_size
         run_load = self._running_load(view) if supernet else 0.0
-        # pairs by score, best first; the sort is stable, so ties keep (job in release
-        # order, sub-accelerator index) order: the earliest request, then the lower index
+        # pairs by (score, P), best first; the sort is stable, so pairs equal in both keep
+        # (job in release order, sub-accelerator index) order: the earliest request, then
+        # the lower index
         for idx in sorted(range(nj * ni), key=scores.__getitem__, reverse=True):
             i = pi[idx]
             ai = pa[idx]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
+import math
 import time as _time
 from dataclasses import dataclass, field
 from typing import Sequence
@@ -18,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from dream.cost.base import CostModel
+from dream.errors import ConfigError
 from dream.hardware import System
 from dream.sim.histogram import LogHistogram
 from dream.sim.job import DONE, DROPPED, RUNNING, WAITING, Job
@@ -29,8 +31,9 @@ from dream.workload.scenario import Scenario
 
 # event kinds in the order applied at one instant: completions (a finishing upstream job
 # releases its children in the same scheduling point), phase changes (which may cancel
-# or re-time pending releases), then releases
+# or re-time pending releases), then releases (event clock) or clock ticks (tick clock)
 _DONE, _PHASE, _RELEASE = 0, 1, 2
+_TICK = _RELEASE
 _EPS = 1e-9
 
 JOB_COLUMNS = ["job", "task", "frame", "variant", "accuracy", "release_ms", "deadline_ms",
@@ -82,8 +85,28 @@ def _segments(model: ModelDef, n: int) -> list[tuple[list[int], object]]:
     return segs
 
 
+def _check_rates(scenario: Scenario, sim: SimSpec) -> float:
+    """The tick of the tick clock (ms; 0 under the event clock), checking whole-ms rates.
+
+    Integer periods and the tick both take floor(1000 / fps) ms, which is 0 above
+    1000 fps: such a rate is refused (ConfigError naming the sim field).
+    """
+    rates = [t.fps for t in scenario.tasks] + [f for p in scenario.phases for f in p.fps.values()]
+    fastest = max(rates)
+    for field_, value in (("periods", "integer_ms"), ("clock", "tick")):
+        if getattr(sim, field_) == value and fastest > 1000.0:
+            raise ConfigError(f"sim.{field_}", f"{value} takes floor(1000 / fps) ms, so every fps must "
+                                               f"be <= 1000; the scenario has {fastest:g}")
+    # XRBench's timer: base_tick = 1000 / highest fps in integer division (HET_timer.hpp)
+    return float(math.floor(1000.0 / fastest)) if sim.clock == "tick" else 0.0
+
+
 class Engine:
-    """Runs one simulation; create, then call `run()` once."""
+    """Runs one simulation; create, then call `run()` once.
+
+    Raises ConfigError when the scenario's rates do not fit the sim settings (see
+    `_check_rates`).
+    """
 
     def __init__(self, scenario: Scenario, system: System, policy: Policy, cost_model: CostModel,
                  sim: SimSpec, catalog: dict[str, ModelDef]) -> None:
@@ -91,7 +114,9 @@ class Engine:
         self.system = system
         self.policy = policy
         self.sim = sim
-        self.tasks = [TaskRuntime(i, t, catalog[t.model], system, cost_model)
+        self.tick = _check_rates(scenario, sim)
+        integer = sim.periods == "integer_ms"
+        self.tasks = [TaskRuntime(i, t, catalog[t.model], system, cost_model, integer)
                       for i, t in enumerate(scenario.tasks)]
         index = {t.name: i for i, t in enumerate(scenario.tasks)}
         for t in self.tasks:
@@ -135,6 +160,25 @@ class Engine:
         do_migration = sim.migration
         preemptive = policy.preemptive
         trace: list[tuple] | None = [] if sim.trace else None
+        tick = self.tick  # > 0: the tick clock
+        gated = sim.cascades == "gated"
+        expire_strict = sim.expiry == "after_deadline"
+        # tasks with their own periodic stream of frame slots: roots, and with gated
+        # cascades the dependent tasks too
+        streams = [t.index for t in tasks if t.upstream is None or gated]
+        is_stream = [t.upstream is None or gated for t in tasks]
+        # the stop rule `last_release`: each stream releases floor(horizon / period) slots
+        # (the frames whose deadline, the next nominal release, falls inside the horizon)
+        # and the run ends once all have; XRBench's load generator (HET_load-generator.hpp)
+        INF = 1 << 62
+        quota = [INF] * len(tasks)
+        if sim.stop == "last_release":
+            for ti in streams:
+                quota[ti] = math.floor((horizon + _EPS) / tasks[ti].period)
+        stop_last = sim.stop == "last_release"
+        streams_left = sum(1 for ti in streams if quota[ti] > 0)
+        # gated dependent jobs waiting for their upstream frames, per task, in frame order
+        held: list[list[Job]] = [[] for _ in tasks]
 
         heap: list[tuple] = []
         seqno = 0
@@ -188,13 +232,16 @@ class Engine:
                             job.preemptions, job.migrations, job.pos))
             live.pop(job.id, None)
 
-        def release(rt: TaskRuntime, now: float, frame: int, deadline: float) -> None:
+        def release(rt: TaskRuntime, now: float, frame: int, deadline: float, hold: bool = False) -> None:
             nonlocal next_id
             job = Job(next_id, rt, frame, now, deadline, self._draw_sequence(rt))
             next_id += 1
             live[job.id] = job
             rt.released += 1
-            add_ready(job)
+            if hold:
+                held[rt.index].append(job)
+            else:
+                add_ready(job)
 
         def finish(job: Job, now: float) -> None:
             rt = job.rt
@@ -210,6 +257,16 @@ class Engine:
                 rt.late += 1
                 record(job, "late")
             policy.on_job_end(job, now)
+            if gated:
+                # a held dependent job may start once its upstream task has completed at
+                # least frame + 1 frames (XRBench's completion_list_, HET_runtime.hpp)
+                for c in rt.children:
+                    h = held[c]
+                    while h and h[0].frame < rt.finished:
+                        add_ready(h.pop(0))
+                return
+            if now >= horizon:
+                return  # nothing is released at or after the horizon
             for c in rt.children:
                 child = tasks[c]
                 # the coin is drawn even for p = 1 so streams stay aligned across settings
@@ -217,11 +274,35 @@ class Engine:
                 if hit and child.active:
                     release(child, now, job.frame, job.release + child.rel_deadline)
 
-        def drop(job: Job, now: float) -> None:
+        def slot(ti: int, now: float, nominal: float) -> None:
+            # one frame slot of a periodic stream, released at `now` (its nominal time, or
+            # the first tick or completion at or after it under the tick clock)
+            nonlocal streams_left
+            rt = tasks[ti]
+            frame = frames[ti]
+            frames[ti] += 1
+            if frames[ti] == quota[ti]:
+                streams_left -= 1
+            deadline = nominal + rt.rel_deadline
+            if rt.upstream is None:
+                release(rt, now, frame, deadline)
+                return
+            # a gated dependent: the slot's number is used whether or not the coin hits
+            hit = self._coin_rng[ti].random() < rt.spec.trigger_prob
+            if hit:
+                # held until the upstream task has completed frame + 1 frames; jobs of one
+                # task wait in frame order, so a later one never passes an earlier one
+                release(rt, now, frame, deadline,
+                        hold=bool(held[ti]) or tasks[rt.upstream].finished < frame + 1)
+
+        def drop(job: Job, now: float, is_held: bool = False) -> None:
             job.state = DROPPED
             job.finish = now
             job.rt.dropped += 1
-            remove_ready(job)
+            if is_held:
+                held[job.task].remove(job)
+            else:
+                remove_ready(job)
             record(job, "dropped")
             policy.on_job_end(job, now)
 
@@ -305,7 +386,7 @@ class Engine:
                 rt.active = now_active
                 if new_fps != rt.fps or not was_active:
                     rt.set_rate(new_fps)
-                if rt.upstream is not None:
+                if not is_stream[rt.index]:
                     continue  # cascaded tasks are released by their upstream job
                 if not now_active:
                     gen[rt.index] += 1  # cancels the pending release
@@ -313,7 +394,8 @@ class Engine:
                     gen[rt.index] += 1
                     anchor[rt.index] = now + (rt.spec.offset_ms if not was_active else 0.0)
                     kcount[rt.index] = 0
-                    if anchor[rt.index] < horizon:
+                    # the tick clock polls the streams at its events instead
+                    if not tick and anchor[rt.index] < horizon and frames[rt.index] < quota[rt.index]:
                         push(anchor[rt.index], _RELEASE, rt.index, (rt.index, gen[rt.index]))
             if p > 0:
                 policy.on_phase(p, now)
@@ -324,10 +406,18 @@ class Engine:
             if phases[p].at_ms < horizon:
                 push(phases[p].at_ms, _PHASE, p, p)
 
+        if tick:
+            push(0.0, _TICK, -1, 0)
+
         sticky: list[Job] = []
         paused: list[Job] = []
         now = 0.0
-        while heap and heap[0][0] < horizon:
+        t_stop = horizon
+        # events up to the horizon: a block completing exactly at it still completes (its
+        # job may be on time); nothing is released, started or dropped at the horizon
+        while heap and heap[0][0] <= horizon + _EPS:
+            if stop_last and streams_left == 0:
+                break  # every stream has released its frames: XRBench's loop ends here
             now = heap[0][0]
             # apply every event at this instant, then decide once
             while heap and heap[0][0] == now:
@@ -343,29 +433,51 @@ class Engine:
                         job.paused = True
                         add_ready(job)
                         paused.append(job)
+                elif kind == _RELEASE and tick:
+                    k = payload + 1  # the next tick, as a multiple to avoid drift
+                    if k * tick < horizon:
+                        push(k * tick, _TICK, -1, k)
                 elif kind == _RELEASE:
                     ti, g = payload
                     if g != gen[ti]:
                         continue
-                    rt = tasks[ti]
-                    frame = frames[ti]
-                    frames[ti] += 1
-                    release(rt, now, frame, now + rt.rel_deadline)
+                    slot(ti, now, now)
                     kcount[ti] += 1
-                    t_next = anchor[ti] + kcount[ti] * (1000.0 / rt.fps)
-                    if t_next < horizon:
+                    t_next = anchor[ti] + kcount[ti] * tasks[ti].period
+                    if t_next < horizon and frames[ti] < quota[ti]:
                         push(t_next, _RELEASE, ti, (ti, g))
                 else:
                     enter_phase(payload, now)
+            if now >= horizon:
+                break
+
+            if tick:
+                # a slot due at t enters at the first event (tick or completion) at or
+                # after t, at most one per task per event (XRBench's load generator)
+                for ti in streams:
+                    rt = tasks[ti]
+                    if rt.active and frames[ti] < quota[ti]:
+                        due = anchor[ti] + kcount[ti] * rt.period
+                        if due <= now:
+                            slot(ti, now, due)
+                            kcount[ti] += 1
 
             # a non-preemptive policy's started jobs keep their sub-accelerators
             if sticky:
                 for job in sticky:
                     start_block(job, job.accs, job.size, None, now)
                 sticky.clear()
-            if sim.drop_expired and ready:
-                for job in [j for j in ready if j.deadline <= now]:
+            if sim.drop_expired:
+                if expire_strict:  # XRBench drops a queued request when deadline < now
+                    expired = [j for j in ready if j.deadline < now]
+                else:
+                    expired = [j for j in ready if j.deadline <= now]
+                for job in expired:
                     drop(job, now)
+                if gated:  # held jobs expire too: they sit in their task's queue
+                    for h in held:
+                        for job in [j for j in h if (j.deadline < now if expire_strict else j.deadline <= now)]:
+                            drop(job, now, True)
             if ready:
                 idle = [a for a in range(n_acc) if running[a] is None]
                 if idle:
@@ -389,17 +501,22 @@ class Engine:
                             job.preempted = True
                             job.preemptions += 1
                 paused.clear()
+        stopped = stop_last and streams_left == 0
+        if stopped:
+            t_stop = now  # the instant of the last release, processed in full
 
-        # the horizon: close busy intervals of blocks still running, record the rest
+        # the end: close busy intervals of blocks still running, record the rest; after
+        # the `last_release` stop they are not recorded (XRBench logs none of them)
         for a in range(n_acc):
             if pending[a] is not None:
                 job, _, _, t0, accs = pending[a]
-                lo, hi = max(t0, warm), horizon
+                lo, hi = max(t0, warm), t_stop
                 for b in accs:
                     if hi > lo:
                         busy[b] += hi - lo
-        for job in sorted(live.values(), key=lambda j: j.id):
-            record(job, "unfinished")
+        if not stopped:
+            for job in sorted(live.values(), key=lambda j: j.id):
+                record(job, "unfinished")
 
         stats.wall_s = _time.perf_counter() - t_wall
         jobs = pd.DataFrame.from_records(records, columns=JOB_COLUMNS)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from dream.cost import cost_table, layers_fingerprint
@@ -71,12 +73,12 @@ class TaskRuntime:
     """A task during a simulation: static costs plus its current rate and history."""
 
     __slots__ = ("index", "name", "spec", "model", "priority", "variants", "full", "allowed",
-                 "upstream", "children", "dynamic", "fps", "rel_deadline", "active",
+                 "upstream", "children", "dynamic", "fps", "period", "rel_deadline", "active",
                  "released", "finished", "on_time", "late", "dropped", "energy_nj",
-                 "last_latency", "last_end")
+                 "last_latency", "last_end", "integer_periods")
 
     def __init__(self, index: int, spec: TaskSpec, model: ModelDef, system: System,
-                 cost_model: CostModel) -> None:
+                 cost_model: CostModel, integer_periods: bool = False) -> None:
         self.index = index
         self.name = spec.name
         self.spec = spec
@@ -93,8 +95,8 @@ class TaskRuntime:
             self.full = max(self.allowed, key=lambda i: model.variants[i].accuracy)
         self.upstream: int | None = None
         self.children: list[int] = []
-        self.fps = spec.fps
-        self.rel_deadline = spec.deadline_for(spec.fps)
+        self.integer_periods = integer_periods
+        self.set_rate(spec.fps)
         self.active = False
         self.released = self.finished = self.on_time = self.late = self.dropped = 0
         self.energy_nj = 0.0
@@ -102,7 +104,12 @@ class TaskRuntime:
         self.last_end = 0.0
 
     def set_rate(self, fps: float) -> None:
-        """Change the frame rate (phase change); the default deadline follows the period."""
+        """Set the frame rate (start, phase change); the default deadline follows the period.
+
+        period (ms) is 1000 / fps, or floor(1000 / fps) with integer periods (XRBench's
+        load generator divides integers: HET_load-generator.hpp, `1000/fps_target`).
+        """
         self.fps = fps
-        self.rel_deadline = self.spec.deadline_for(fps)
+        self.period = float(math.floor(1000.0 / fps)) if self.integer_periods else 1000.0 / fps
+        self.rel_deadline = self.spec.deadline_ms if self.spec.deadline_ms is not None else self.period
 

@@ -42,20 +42,27 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--retry-failed", action="store_true",
                    help="rerun points stored as failed (their old rows are superseded)")
     p.add_argument("--fail-fast", action="store_true", help="stop at the first failed point")
+    p.add_argument("--repair", action="store_true",
+                   help="move broken part files of the dataset aside (_broken.<name>.bad) and "
+                        "simulate their points again, instead of stopping")
 
 
 def sweep_parser() -> argparse.ArgumentParser:
     """The parser of `dream sweep`."""
     p = argparse.ArgumentParser(
         prog="dream sweep", description="Run every point of a sweep spec into one Parquet dataset.")
-    p.add_argument("spec", help="a spec file, or the name of a spec in sweeps/")
-    p.add_argument("--executor", choices=("ray", "serial"), default="ray",
-                   help="ray (default: a local Ray instance, or a cluster with --address) or serial")
+    p.add_argument("spec", help="a spec file, or the name of a spec in ./sweeps/ or the built-ins "
+                   "(`dream list spec`)")
+    p.add_argument("--executor", choices=("auto", "ray", "serial"), default="auto",
+                   help="auto (default: in this process when that is estimated faster than "
+                        "starting Ray, else Ray), ray (a local Ray instance, or a cluster with "
+                        "--address) or serial (in this process)")
     p.add_argument("--address", default=None,
                    help="join an existing Ray cluster: 'auto' or HOST:PORT (default: start a local one)")
     add_run_options(p)
     p.add_argument("--dry-run", action="store_true",
-                   help="print points, chunks and an estimated time; run nothing")
+                   help="print points, the executor auto would use, chunks and an estimated "
+                        "time (start-up included); run nothing")
     p.add_argument("--out", default=None, help="dataset directory (default: outputs/<name>/)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     # the Parquet writer's first flush interval (tests shorten it)
@@ -74,15 +81,21 @@ def cmd_sweep(args: list[str]) -> None:
 
     ns = sweep_parser().parse_args(args)
     if ns.executor == "serial" and ns.address:
-        _fail("sweep", "--address needs --executor ray")
+        _fail("sweep", "--address needs --executor ray or auto")
     opts = SweepOptions(spec=ns.spec, executor=ns.executor, address=ns.address, workers=ns.workers,
                         chunk_size=ns.chunk_size, resume=ns.resume, retry_failed=ns.retry_failed,
                         fail_fast=ns.fail_fast, dry_run=ns.dry_run, out=ns.out,
-                        progress=not ns.no_progress, flush_s=ns.flush_s)
+                        progress=not ns.no_progress, flush_s=ns.flush_s, repair=ns.repair)
     try:
         report = run_sweep(opts)
     except (ConfigError, ExecutorError) as exc:
         _fail("sweep", exc)
+    except OSError as exc:  # the dataset directory cannot be written (full disk, read-only)
+        where = exc.filename or ns.out or "the dataset directory"
+        print(f"dream sweep: error: cannot write {where}: {exc.strerror or exc}", file=sys.stderr)
+        sys.exit(1)
+    if report.write_error:
+        print(f"dream sweep: error: {report.write_error}", file=sys.stderr)
     sys.exit(report.exit_code)
 
 

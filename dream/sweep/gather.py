@@ -17,7 +17,8 @@ from typing import Any
 import yaml
 from omegaconf import OmegaConf
 
-from dream.dataset import remove_temp_files, stored_status, write_metadata
+from dream.dataset import (DatasetError, DatasetLock, broken_parts, claim, remove_temp_files,
+                           stored_status, unify, write_metadata)
 from dream.errors import ConfigError
 from dream.sweep.keys import run_key
 from dream.sweep.provenance import stamp
@@ -32,24 +33,48 @@ def find_runs(root: Path) -> list[Path]:
     return sorted(found, key=lambda p: [int(s) if s.isdigit() else s for s in p.relative_to(root).parts])
 
 
-def _parse(line: str) -> tuple[str, Any, bool]:
-    """(key, typed value, is a sweep) of an override line."""
+def _parse(line: Any, where: Path | None = None) -> tuple[str, Any, bool]:
+    """(key, typed value, is a sweep) of an override line; ConfigError naming `where` if it is not one."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
 
-    ov = OverridesParser.create().parse_override(line)
+    try:
+        if not isinstance(line, str):
+            raise ValueError(f"expected an override string, got {line!r}")
+        ov = OverridesParser.create().parse_override(line)
+    except (HydraException, ValueError) as exc:
+        raise ConfigError(str(where or "overrides"), f"not a Hydra override: "
+                          f"{' '.join(str(exc).split())[:200]}") from None
     key = ov.key_or_group + (f"@{ov.package}" if ov.package else "")
     return key, (None if ov.is_sweep_override() else ov.value()), ov.is_sweep_override()
 
 
 def _yaml(path: Path) -> Any:
-    return yaml.safe_load(path.read_text()) if path.is_file() else None
+    """A YAML file's content (None if absent); ConfigError naming the file and line if broken."""
+    if not path.is_file():
+        return None
+    try:
+        return yaml.safe_load(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(path), f"not UTF-8 text (byte {exc.start})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f"line {mark.line + 1}: " if mark is not None else ""
+        raise ConfigError(str(path), f"{line}YAML syntax error: "
+                          f"{getattr(exc, 'problem', None) or exc}") from None
 
 
 def _config(run: Path) -> dict | None:
     """The job's resolved config: config.yaml (write_run), else Hydra's .hydra/config.yaml."""
     for f in (run / "config.yaml", run / ".hydra" / "config.yaml"):
         if f.is_file():
-            cfg = OmegaConf.load(f)
+            raw = _yaml(f)
+            if not isinstance(raw, dict):
+                raise ConfigError(str(f), "must be a YAML mapping (the job's resolved config)")
+            try:
+                cfg = OmegaConf.create(raw)
+            except Exception as exc:  # keys OmegaConf cannot hold
+                raise ConfigError(str(f), f"not a config: {' '.join(str(exc).split())[:200]}") from None
             try:
                 out = OmegaConf.to_container(cfg, resolve=True)
             except Exception:  # an interpolation only Hydra's job context could resolve
@@ -63,7 +88,9 @@ def swept_keys(root: Path, overrides: list[dict[str, Any]]) -> list[str]:
     multirun = _yaml(root / "multirun.yaml")
     task = (((multirun or {}).get("hydra") or {}).get("overrides") or {}).get("task")
     if task:
-        return [k for k, _, sweep in map(_parse, task) if sweep]
+        if not isinstance(task, list):
+            raise ConfigError(str(root / "multirun.yaml"), "hydra.overrides.task must be a list")
+        return [k for k, _, sweep in (_parse(t, root / "multirun.yaml") for t in task) if sweep]
     keys = list(dict.fromkeys(k for o in overrides for k in o))
     return [k for k in keys if len({json.dumps(o.get(k), sort_keys=True, default=str)
                                     for o in overrides}) > 1]
@@ -74,8 +101,11 @@ def gather_rows(root: Path) -> tuple[list[dict[str, Any]], dict[str, str]]:
     runs = find_runs(root)
     overrides = []
     for run in runs:
-        lines = _yaml(run / ".hydra" / "overrides.yaml") or []
-        overrides.append({k: v for k, v, _ in map(_parse, lines)})
+        f = run / ".hydra" / "overrides.yaml"
+        lines = _yaml(f) or []
+        if not isinstance(lines, list):
+            raise ConfigError(str(f), "must be a YAML list of overrides")
+        overrides.append({k: v for k, v, _ in (_parse(line, f) for line in lines)})
     keys = swept_keys(root, overrides)
     kinds = {k: param_type(Param(k, k, False, tuple(o.get(k) for o in overrides))) for k in keys}
     rows = []
@@ -92,7 +122,13 @@ def gather_rows(root: Path) -> tuple[list[dict[str, Any]], dict[str, str]]:
         row.update({k: column_value(kinds[k], ov.get(k)) for k in keys})
         summary_file = run / "summary.json"
         if summary_file.is_file():
-            row.update(json.loads(summary_file.read_text()))
+            try:
+                summary = json.loads(summary_file.read_bytes().decode("utf-8"))
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise ConfigError(str(summary_file), f"not valid JSON ({exc})") from None
+            if not isinstance(summary, dict):
+                raise ConfigError(str(summary_file), "not a JSON object")
+            row.update(summary)
             finished = summary_file.stat().st_mtime
         else:
             row["status"] = "failed"
@@ -105,8 +141,6 @@ def gather_rows(root: Path) -> tuple[list[dict[str, Any]], dict[str, str]]:
 
 def gather(root: str | Path, out: str | Path) -> tuple[int, int, int]:
     """Write the rows of a multirun directory into a dataset; (written, failed, already stored)."""
-    from dream.sweep.sink import DatasetSink
-
     root, out = Path(root), Path(out)
     if not root.is_dir():
         raise ConfigError("MULTIRUN_DIR", f"{str(root)!r} is not a directory")
@@ -114,7 +148,26 @@ def gather(root: str | Path, out: str | Path) -> tuple[int, int, int]:
     if not rows:
         raise ConfigError("MULTIRUN_DIR", f"no Hydra job directories under {str(root)!r} "
                           "(expected <dir>/<n>/.hydra/ and summary.json from `dream run -m`)")
+    claim(out, "gather")
+    with DatasetLock(out):
+        return _store(root, out, rows, kinds)
+
+
+def _store(root: Path, out: Path, rows: list[dict[str, Any]], kinds: dict[str, str]) -> tuple[int, int, int]:
+    from dream.config import compose
+    from dream.sweep.resolve import column_value
+    from dream.sweep.sink import DatasetSink, stable_kinds
+
     remove_temp_files(out)
+    broken = broken_parts(out)
+    if broken:
+        raise DatasetError(broken[0][0], f"{broken[0][1]}; `dream sweep SPEC --out {out} --repair` "
+                           "moves broken parts aside")
+    stable = stable_kinds(kinds, OmegaConf.to_container(compose([]), resolve=True))
+    for r in rows:  # the same column types a sweep of these keys would write
+        for k in kinds:
+            r[k] = column_value(stable[k], r[k])
+    kinds = stable
     stored = stored_status(out)
     fresh = [r for r in rows if stored.get(r["run_key"]) != "ok"]
     info = stamp()
@@ -129,6 +182,7 @@ def gather(root: str | Path, out: str | Path) -> tuple[int, int, int]:
         from dream.dataset import compact
 
         compact(out)
+    unify(out)
     return len(fresh), sum(r["status"] != "ok" for r in fresh), len(rows) - len(fresh)
 
 
@@ -146,5 +200,9 @@ def main(args: list[str]) -> int:
     except ConfigError as exc:
         print(f"dream gather: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        print(f"dream gather: error: cannot write {exc.filename or out}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return 1
     print(f"gathered {written} run(s) ({failed} failed), {skipped} already stored -> {out}/")
     return 1 if failed else 0

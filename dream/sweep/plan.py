@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from dream.config import CONF_DIR
+from dream.config import SearchPath
 from dream.sweep.resolve import Resolver
 from dream.sweep.spec import SweepSpec, iter_points
 
@@ -24,7 +24,7 @@ class Plan:
         return len(self.points)
 
 
-def make_plan(spec: SweepSpec, conf_dir: Path = CONF_DIR, validate: bool = True,
+def make_plan(spec: SweepSpec, conf_dir: SearchPath | Path | None = None, validate: bool = True,
               version: str | None = None) -> Plan:
     """Expand, compose each group combination once, key every point and validate it.
 

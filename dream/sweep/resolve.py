@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from dream.config import CONF_DIR, build_spec
+from dream.config import SearchPath, as_search_path, build_spec, hydra_context, one_line
 from dream.errors import ConfigError
 from dream.sweep.keys import canonical_json, key_from_digests, section_digest
 from dream.sweep.spec import Param, SweepSpec
@@ -147,9 +147,12 @@ def _mapping(v: Any, name: str) -> None:
 class Resolver:
     """Turns a spec's points into resolved configs, run keys and row identity values."""
 
-    def __init__(self, spec: SweepSpec, conf_dir: Path = CONF_DIR, version: str | None = None):
+    def __init__(self, spec: SweepSpec, conf_dir: SearchPath | Path | None = None,
+                 version: str | None = None, where: str = "grid"):
         self.spec = spec
-        self.conf_dir = conf_dir
+        # the config search path (a single Path: only that directory, as before)
+        self.search_path = as_search_path(conf_dir)
+        self.where = where  # the config path errors name: "grid" in sweeps, "overrides" in compose
         self.version = version
         params = spec.params
         self.group_idx = [i for i, p in enumerate(params) if p.is_group]
@@ -179,8 +182,10 @@ class Resolver:
                 del cfg["hydra"]
             base = OmegaConf.to_container(cfg, resolve=True)
         except (HydraException, OmegaConfBaseException) as exc:
-            raise ConfigError("overrides", f"{' '.join(overrides)}: "
-                              f"{str(exc).strip().splitlines()[0]}") from None
+            detail = one_line(str(exc))
+            if self.where == "overrides":  # dream.compose: the user's own overrides
+                raise ConfigError("overrides", detail) from None
+            raise ConfigError("overrides", f"{' '.join(overrides)}: {detail}") from None
         assert isinstance(base, dict)
         return Combination(
             overrides=overrides, cfg=cfg, base=base,
@@ -206,9 +211,7 @@ class Resolver:
         todo = [g for g in dict.fromkeys(combos) if g not in self._combos]
         if not todo:
             return
-        from hydra import initialize_config_dir
-
-        with initialize_config_dir(config_dir=str(self.conf_dir), version_base="1.3"):
+        with hydra_context(self.search_path):
             if len(todo) <= 2 or not self.group_idx:
                 for g in todo:
                     self._combos[g] = self._compose(self._overrides(g))
@@ -255,6 +258,20 @@ class Resolver:
             self.compose_all([g])
         return self._combos[g]
 
+    def shadow_notes(self) -> list[str]:
+        """One line per chosen option a user config file takes over from a built-in."""
+        from dream.config import shadow_notes
+
+        chosen: dict[tuple[str, str], None] = {}
+        for c in self._combos.values():
+            for g, v in c.choices.items():
+                if v is not None:
+                    chosen[(g, str(v))] = None
+        notes: dict[str, None] = {}
+        for g, v in chosen:
+            notes.update(dict.fromkeys(shadow_notes(self.search_path, {g: v})))
+        return list(notes)
+
     @property
     def combinations(self) -> list[Combination]:
         """Every combination composed so far."""
@@ -286,6 +303,8 @@ class Resolver:
         except (HydraException, OmegaConfBaseException) as exc:
             lines = " ".join(o.input_line for o in overrides)
             msg = " ".join(str(exc).strip().split())
+            if self.where == "overrides":
+                raise ConfigError("overrides", msg) from None
             raise ConfigError("grid", f"cannot apply {lines} to {' '.join(combo.overrides) or 'the defaults'}: "
                               f"{msg}") from None
         assert isinstance(out, dict)
@@ -374,3 +393,75 @@ class Resolver:
         for p, v in zip(self.params, point):
             row[p.key] = column_value(self.kinds[p.key], v)
         return row
+
+
+# -- dream.compose: the same reuse for one-off calls ---------------------------------
+_RESOLVERS: dict[tuple, Resolver] = {}
+_MAX_RESOLVERS = 256
+
+
+def _split_overrides(overrides: list[str], sp: SearchPath) -> tuple[list[str], list[tuple[str, Any]]]:
+    """(overrides composed with Hydra, value overrides patched afterwards as (key, value)).
+
+    Only plain `a.b=value` settings of existing keys are patched; group choices, +/++/~,
+    packages, hydra.* and anything else is composed. When the order of the two kinds could
+    matter (a key set twice, or also named by a composed override) everything is composed.
+    """
+    from hydra.core.override_parser.types import Override, ValueType
+
+    fixed: list[str] = []
+    scalars: list[tuple[str, Any]] = []
+    for line in overrides:
+        ov = _parse(line)
+        key = ov.key_or_group
+        if (ov.is_add() or ov.is_force_add() or ov.is_delete() or ov.package is not None
+                or ov.is_hydra_override() or ov.is_sweep_override() or "." not in key
+                or "/" in key or ov.value_type != ValueType.ELEMENT):
+            fixed.append(line)
+        else:
+            scalars.append((key, Override._convert_value(ov.value())))
+    keys = [k for k, _ in scalars]
+    # a composed value override (not a group choice) in the same section as a patched key:
+    # their relative order matters, so leave both to Hydra
+    value_sections = {_parse(line).key_or_group.split(".", 1)[0] for line in fixed
+                      if not sp.is_group(_parse(line).key_or_group)}
+    if len(set(keys)) != len(keys) or any(k.split(".", 1)[0] in value_sections for k in keys):
+        return list(overrides), []
+    return fixed, scalars
+
+
+_PARSED: dict[str, Any] = {}
+
+
+def _parse(line: str) -> Any:
+    """A parsed override (memoised: a notebook loop repeats the same lines)."""
+    if line not in _PARSED:
+        from hydra.core.override_parser.overrides_parser import OverridesParser
+        from hydra.errors import HydraException
+
+        try:
+            _PARSED[line] = OverridesParser.create().parse_override(line)
+        except HydraException as exc:
+            raise ConfigError("overrides", f"cannot parse {line!r}: {one_line(str(exc))}") from None
+    return _PARSED[line]
+
+
+def compose_cached(overrides: list[str], sp: SearchPath) -> tuple[dict, dict[str, str | None]]:
+    """The resolved config of `overrides` (plain dict, shared: do not edit) and the group choices.
+
+    One Resolver per (search path, composed overrides, patched keys) keeps the composed
+    base, so a loop over seeds or parameter values composes once.
+    """
+    fixed, scalars = _split_overrides(overrides, sp)
+    memo = (sp.dirs, tuple(fixed), tuple(k for k, _ in scalars))
+    resolver = _RESOLVERS.get(memo)
+    if resolver is None:
+        params = tuple(Param(key=k, element=k, is_group=False, values=(v,)) for k, v in scalars)
+        spec = SweepSpec(name="compose", overrides=tuple(fixed), grid=params, zip=())
+        resolver = Resolver(spec, sp, where="overrides")
+        if len(_RESOLVERS) >= _MAX_RESOLVERS:
+            _RESOLVERS.pop(next(iter(_RESOLVERS)))
+        _RESOLVERS[memo] = resolver
+    point = tuple(v for _, v in scalars)
+    config, _, _ = resolver.resolve(point)
+    return config, dict(resolver.combination(point).choices)

@@ -14,8 +14,9 @@ from typing import Any, Iterator, TextIO
 
 from omegaconf import OmegaConf
 
-from dream.dataset import (compact, parquet_files, read_metadata, remove_temp_files,
-                           stored_status, write_metadata)
+from dream.dataset import (DatasetError, DatasetLock, broken_parts, check_target, claim, compact,
+                           is_dataset, move_aside, parquet_files, read_metadata, remove_temp_files,
+                           stored_status, unify, write_metadata)
 from dream.sweep.plan import Plan, make_plan
 from dream.sweep.provenance import stamp
 from dream.sweep.spec import SweepSpec, load_spec
@@ -23,10 +24,17 @@ from dream.sweep.worker import Item, run_point
 
 # a task should simulate about this long, so Ray's ~1 ms per task is noise
 CHUNK_TARGET_S = 1.0
+# Ray's start-up (ray.init, workers importing the simulator, shutdown) when this machine
+# has not measured it yet; measured start-ups are kept in startup_cache_file()
+DEFAULT_RAY_STARTUP_S = 8.0
+# the in-process executor's cost per point beyond the simulation (row, writer), and Ray's
+# parallel efficiency in the execution loop (benchmarks/bench_sweep.py measures both)
+SERIAL_OVERHEAD_S = 0.0003
+RAY_EFFICIENCY = 0.9
 # and each worker should get at least this many chunks, so the tail stays short
 CHUNKS_PER_WORKER = 4
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 
 
 @dataclass
@@ -34,7 +42,7 @@ class SweepOptions:
     """What `dream sweep` was asked to do."""
 
     spec: str
-    executor: str = "ray"
+    executor: str = "auto"              # auto: in-process or Ray, whichever is estimated faster
     address: str | None = None
     workers: int | None = None
     chunk_size: int | None = None       # None: auto
@@ -45,6 +53,7 @@ class SweepOptions:
     out: str | None = None
     progress: bool = True
     flush_s: float = 2.0                # first flush interval of the Parquet writer
+    repair: bool = False                # move broken part files aside instead of stopping
 
 
 @dataclass
@@ -60,6 +69,8 @@ class SweepReport:
     skipped: int = 0
     stale_failed: int = 0               # failed rows kept from earlier runs (no --retry-failed)
     interrupted: bool = False
+    signal: int | None = None           # the signal that interrupted the sweep (SIGINT, SIGTERM)
+    write_error: str | None = None      # the dataset could not be written (a full disk)
     stopped: bool = False               # --fail-fast stopped the sweep
     wall_s: float = 0.0
     sim_s: float = 0.0                  # sum of the points' own time (elapsed_s)
@@ -70,14 +81,18 @@ class SweepReport:
     run_points: int = 0
     workers: int = 1
     chunk_size: int = 1
+    executor: str = ""                  # the executor that ran (auto resolved)
+    estimate_s: float = 0.0             # the estimated wall time (as --dry-run prints it)
     errors: Counter = field(default_factory=Counter)
     examples: dict[str, str] = field(default_factory=dict)
 
     @property
     def exit_code(self) -> int:
-        """0 all ok, 1 some failed, 130 interrupted."""
+        """0 all ok, 1 some failed or a write failed, 130 interrupted (143 by SIGTERM)."""
         if self.interrupted:
-            return EXIT_INTERRUPTED
+            return EXIT_TERMINATED if self.signal == 15 else EXIT_INTERRUPTED
+        if self.write_error:
+            return EXIT_FAILED
         return EXIT_FAILED if (self.failed or self.stale_failed or self.stopped) else EXIT_OK
 
 
@@ -130,12 +145,9 @@ def default_out(spec: SweepSpec) -> Path:
     return Path("outputs") / spec.name
 
 
-def _metadata(plan: Plan, out: Path, opts: SweepOptions) -> dict[str, Any]:
-    from dream.config import compose
-
+def _metadata(plan: Plan, out: Path, opts: SweepOptions, base: dict[str, Any]) -> dict[str, Any]:
     meta = read_metadata(out)
     info = stamp()
-    base = OmegaConf.to_container(compose(list(plan.spec.overrides)), resolve=True)
     runs = list(meta.get("runs", []))[-49:]
     runs.append({"started_at": info["time"], "executor": opts.executor,
                  "address": opts.address, "git_revision": info["git_revision"],
@@ -177,71 +189,203 @@ def _select(plan: Plan, stored: dict[str, str], opts: SweepOptions,
     return todo, rerun_stored
 
 
-def _dry_run(plan: Plan, todo: list[int], opts: SweepOptions, say: Any) -> None:
-    """Print the plan: chunks and an estimated time from a few points simulated here."""
-    point_s, _ = calibrate(plan, todo)
-    workers = 1 if opts.executor == "serial" else (opts.workers or os.cpu_count() or 1)
-    size = opts.chunk_size or (1 if opts.executor == "serial"
-                               else auto_chunk_size(point_s, len(todo), workers))
-    chunks = math.ceil(len(todo) / size) if todo else 0
-    say(f"executor {opts.executor}" + (f" at {opts.address}" if opts.address else "")
-        + f", {workers} worker(s), chunk size {size} -> {chunks} chunks")
-    say(f"estimated time: {point_s * len(todo) / workers:.1f} s ({point_s * 1e3:.1f} ms per point, "
-        "measured on a few points)")
+def startup_cache_file() -> Path:
+    """Where measured Ray start-ups are kept (per user, under the XDG cache directory)."""
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return root / "dream" / "ray_startup.json"
+
+
+def ray_startup_estimate(address: str | None) -> float:
+    """Ray's start-up here: the median of the last measured ones, else DEFAULT_RAY_STARTUP_S."""
+    import json
+
+    try:
+        seen = json.loads(startup_cache_file().read_text()).get("cluster" if address else "local", [])
+        values = [float(v) for v in seen if float(v) > 0]
+    except (OSError, ValueError, AttributeError, TypeError):
+        values = []
+    return statistics.median(values) if values else DEFAULT_RAY_STARTUP_S
+
+
+def record_ray_startup(address: str | None, seconds: float, keep: int = 5) -> None:
+    """Remember a measured Ray start-up (the last `keep` per kind); never fails the sweep."""
+    import json
+
+    path = startup_cache_file()
+    kind = "cluster" if address else "local"
+    try:
+        try:
+            data = json.loads(path.read_text())
+            if not isinstance(data, dict):
+                data = {}
+        except (OSError, ValueError):
+            data = {}
+        data[kind] = (list(data.get(kind, [])) + [round(seconds, 3)])[-keep:]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data) + "\n")
+        tmp.replace(path)
+    except OSError:  # a read-only home: the default estimate stays
+        pass
+
+
+@dataclass
+class Estimate:
+    """The executor a sweep will use and its estimated wall time."""
+
+    executor: str
+    workers: int
+    chunk_size: int
+    serial_s: float          # the run in this process
+    ray_s: float             # Ray: start-up plus the run on its workers
+    startup_s: float         # Ray's start-up alone
+
+    @property
+    def run_s(self) -> float:
+        """The estimate of the chosen executor."""
+        return self.serial_s if self.executor == "serial" else self.ray_s
+
+
+def estimate(opts: SweepOptions, point_s: float, todo: int, calibrated: int = 0) -> Estimate:
+    """Both executors' wall times for `todo` points of `point_s` each; auto picks the shorter.
+
+    `calibrated` points were already simulated here (their rows kept), so neither
+    executor runs them again. Ray's estimate includes its start-up and shutdown.
+    """
+    left = max(todo - calibrated, 0)
+    workers_ray = opts.workers or os.cpu_count() or 1
+    startup = ray_startup_estimate(opts.address)
+    serial_s = left * (point_s + SERIAL_OVERHEAD_S)
+    ray_s = startup + left * point_s / (workers_ray * RAY_EFFICIENCY) if left else 0.0
+    if opts.executor == "auto":
+        kind = "ray" if opts.address or ray_s < serial_s else "serial"
+    else:
+        kind = opts.executor
+    workers = 1 if kind == "serial" else workers_ray
+    size = opts.chunk_size or (1 if kind == "serial" else auto_chunk_size(point_s, left, workers))
+    return Estimate(kind, workers, size, serial_s, ray_s, startup)
+
+
+def _dry_run(plan: Plan, todo: list[int], opts: SweepOptions, say: Any, planned_s: float) -> float:
+    """Print the plan: executor, chunks and an estimated time from a few points simulated here.
+
+    The estimate is what a real run would take: planning (measured), calibration (the
+    points simulated here, which a run keeps), and the chosen executor's run including
+    Ray's start-up. Returns it.
+    """
+    t0 = time.perf_counter()
+    point_s, rows = calibrate(plan, todo)
+    calib_s = time.perf_counter() - t0
+    est = estimate(opts, point_s, len(todo), len(rows))
+    chunks = math.ceil(max(len(todo) - len(rows), 0) / est.chunk_size) if todo else 0
+    total = planned_s + calib_s + est.run_s if todo else planned_s
+    why = ""
+    if opts.executor == "auto":
+        why = (" (auto: " + ("a cluster address was given" if opts.address else
+                             f"in-process {est.serial_s:.1f} s vs Ray {est.ray_s:.1f} s with "
+                             f"{est.startup_s:.1f} s start-up") + ")")
+    say(f"executor {est.executor}" + (f" at {opts.address}" if opts.address else "") + why
+        + f", {est.workers} worker(s), chunk size {est.chunk_size} -> {chunks} chunks")
+    say(f"estimated time: {total:.1f} s ({point_s * 1e3:.1f} ms per point, measured on a few points; "
+        + (f"Ray start-up {est.startup_s:.1f} s; " if est.executor == "ray" else "")
+        + f"planning {planned_s:.1f} s)")
     for p in plan.spec.params:
         shown = ", ".join(map(str, p.values[:8])) + (", ..." if len(p.values) > 8 else "")
         say(f"  {p.key}: {len(p.values)} value(s): {shown}")
+    return total
 
 
-def _start_executor(opts: SweepOptions) -> Any:
+def _start_executor(opts: SweepOptions, kind: str) -> Any:
     from dream.sweep.executors import make_executor
 
     try:
-        return make_executor(opts.executor, opts.workers, opts.address)
+        return make_executor(kind, opts.workers, opts.address)
     except Exception as exc:  # no cluster at that address, Ray cannot start, ...
-        raise ExecutorError(f"cannot start the {opts.executor} executor"
+        raise ExecutorError(f"cannot start the {kind} executor"
                             + (f" at {opts.address}" if opts.address else "")
                             + f": {' '.join(str(exc).split())[:500]}") from None
 
 
+def _prepare(out: Path, opts: SweepOptions, say: Any) -> None:
+    """Before anything runs: clear our temporary files, check every stored part, finish compaction.
+
+    A part that cannot be read whole with verified checksums stops the sweep (its rows
+    cannot be trusted as stored) unless --repair moves it aside, nothing is deleted.
+    """
+    remove_temp_files(out)
+    broken = broken_parts(out)
+    if broken and not opts.repair:
+        f, why = broken[0]
+        more = f" (and {len(broken) - 1} more)" if len(broken) > 1 else ""
+        raise DatasetError(f, f"{why}{more}; run again with --repair to move broken parts aside "
+                           "(renamed _broken.<name>.bad; their points are simulated again)")
+    for (f, why), dest in zip(broken, move_aside(f for f, _ in broken)):
+        say(f"moved aside {f.name} -> {dest.name}: {why}")
+    compact(out)  # a driver killed between writing and compacting left duplicates
+
+
 def run_sweep(opts: SweepOptions, out_stream: TextIO = sys.stdout) -> SweepReport:
-    """Run (or dry-run) a sweep; ConfigError/ExecutorError when it cannot start (nothing written)."""
-    from tqdm import tqdm
+    """Run (or dry-run) a sweep; ConfigError/ExecutorError when it cannot start (nothing written).
 
-    from dream.sweep.sink import DatasetSink
-
+    The dataset directory must be new, empty or a dataset (dream.dataset.check_target);
+    one process writes it at a time (DatasetLock), a second one is refused.
+    """
     def say(msg: str) -> None:
         print(msg, file=out_stream, flush=True)
 
     t_start = time.perf_counter()
     spec = load_spec(opts.spec)
     plan = make_plan(spec)
+    for note in plan.resolver.shadow_notes():
+        print(f"dream: {note}", file=sys.stderr)
     out = (Path(opts.out) if opts.out else default_out(spec)).absolute()
+    if opts.dry_run:
+        check_target(out)
+        return _run(plan, out, opts, say, t_start)
+    claim(out, "sweep")
+    with DatasetLock(out):
+        _prepare(out, opts, say)
+        return _run(plan, out, opts, say, t_start)
+
+
+def _run(plan: Plan, out: Path, opts: SweepOptions, say: Any, t_start: float) -> SweepReport:
+    from tqdm import tqdm
+
+    from dream.config import compose
+    from dream.sweep.sink import DatasetSink, stable_kinds
+
+    spec = plan.spec
     report = SweepReport(spec.name, out, len(plan))
-    if not opts.dry_run:
-        remove_temp_files(out)
-        compact(out)  # a driver killed between writing and compacting left duplicates
-    todo, rerun_stored = _select(plan, stored_status(out), opts, report)
+    base = OmegaConf.to_container(compose(list(spec.overrides)), resolve=True)
+    plan.resolver.kinds = stable_kinds(plan.resolver.kinds, base)
+    stored = stored_status(out) if is_dataset(out) else {}
+    todo, rerun_stored = _select(plan, stored, opts, report)
     say(f"sweep {spec.name}: {len(plan)} points"
         + (f" ({plan.duplicates} duplicates collapsed)" if plan.duplicates else "")
         + f", {len(plan.resolver.combinations)} group combinations; "
         f"{report.skipped} already stored, {len(todo)} to run -> {out}/")
     if opts.dry_run:
-        _dry_run(plan, todo, opts, say)
+        report.estimate_s = _dry_run(plan, todo, opts, say, time.perf_counter() - t_start)
         report.wall_s = time.perf_counter() - t_start
         return report
     if not todo:
-        write_metadata(out, _metadata(plan, out, opts))
+        write_metadata(out, _metadata(plan, out, opts, base))
+        unify(out)
         report.wall_s = time.perf_counter() - t_start
         _summarise(report, plan, say)
         return report
 
     # before Ray starts: in a Ray job the working directory (our cwd) can be unpacked again
     # underneath us once Ray runs, and Hydra's compose needs a valid cwd
-    meta = _metadata(plan, out, opts)
-    # Ray starts (and its workers import the simulator) while this process calibrates
-    executor = _start_executor(opts)
-    write_metadata(out, meta)
+    meta = _metadata(plan, out, opts, base)
+    kind = "ray" if opts.address else opts.executor
+    executor = None
+    startup_s = 0.0  # Ray's start-up as measured here (ray.init, waiting for workers, shutdown)
+    if kind == "ray":
+        # Ray starts (and its workers import the simulator) while this process calibrates
+        t0 = time.perf_counter()
+        executor = _start_executor(opts, kind)
+        startup_s += time.perf_counter() - t0
     sink = DatasetSink(out, plan.resolver.kinds, _file_metadata(meta), first_flush_s=opts.flush_s)
     bar = tqdm(total=len(todo), desc=spec.name, unit="pt", disable=not opts.progress,
                mininterval=0.5 if sys.stderr.isatty() else 5.0, dynamic_ncols=True)
@@ -269,16 +413,33 @@ def run_sweep(opts: SweepOptions, out_stream: TextIO = sys.stdout) -> SweepRepor
 
     t_loop = None
     try:
+        write_metadata(out, meta)
         remaining = todo
-        size = opts.chunk_size or (1 if opts.executor == "serial" else 0)
-        if not size:
+        size = opts.chunk_size or (1 if kind == "serial" else 0)
+        if not size or kind == "auto":
             point_s, rows = calibrate(plan, todo)
             done = {r["run_key"] for r in rows}
             remaining = [i for i in todo if plan.keys[i] not in done]
             if take(rows):
                 raise _Stop
-            size = auto_chunk_size(point_s, len(remaining), executor.workers)
+            if kind == "auto":
+                est = estimate(opts, point_s, len(todo), len(rows))
+                kind = est.executor
+                report.estimate_s = est.run_s
+                meta["runs"][-1]["executor"] = kind
+                write_metadata(out, meta)
+            if executor is None:
+                t0 = time.perf_counter()
+                executor = _start_executor(opts, kind)
+                startup_s += time.perf_counter() - t0
+            size = opts.chunk_size or (1 if kind == "serial" else
+                                       auto_chunk_size(point_s, len(remaining), executor.workers))
+        if executor is None:
+            executor = _start_executor(opts, kind)
+        t0 = time.perf_counter()
         executor.ready()
+        startup_s += time.perf_counter() - t0
+        report.executor = kind
         report.workers, report.chunk_size = executor.workers, size
         t_loop = time.perf_counter()
         report.startup_s = t_loop - t_start
@@ -289,19 +450,44 @@ def run_sweep(opts: SweepOptions, out_stream: TextIO = sys.stdout) -> SweepRepor
         report.run_points, report.run_sim_s = report.ran - ran_before, report.sim_s - sim_before
     except _Stop:
         report.stopped = True
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         report.interrupted = True
+        report.signal = getattr(exc, "signum", 2)
+    except OSError as exc:  # the dataset cannot be written (a full disk, a lost mount)
+        report.write_error = _write_error(out, exc)
     finally:
-        sink.close()
+        # every step runs even when one fails: rows received are written if the disk
+        # lets us, and Ray is always shut down
+        try:
+            sink.close()
+        except OSError as exc:
+            report.write_error = report.write_error or _write_error(out, exc)
         if t_loop is not None:
             report.run_s = time.perf_counter() - t_loop
-        executor.close()
-        bar.close()
-    if rerun_stored:
-        compact(out)  # drop the rows the reruns superseded
+        try:
+            if executor is not None:
+                t0 = time.perf_counter()
+                executor.close()
+                startup_s += time.perf_counter() - t0
+                if kind == "ray" and t_loop is not None:
+                    record_ray_startup(opts.address, startup_s)
+        finally:
+            bar.close()
+    if not report.write_error:
+        try:
+            if rerun_stored:
+                compact(out)  # drop the rows the reruns superseded
+            unify(out)  # one schema in every file: any Parquet reader sees one table
+        except OSError as exc:
+            report.write_error = _write_error(out, exc)
     report.wall_s = time.perf_counter() - t_start
     _summarise(report, plan, say)
     return report
+
+
+def _write_error(out: Path, exc: OSError) -> str:
+    return (f"cannot write to {out}: {exc.strerror or exc}; the rows stored so far are intact "
+            "and the same command continues from them")
 
 
 class ExecutorError(RuntimeError):
@@ -318,6 +504,7 @@ def _summarise(report: SweepReport, plan: Plan, say: Any) -> None:
         f"{report.skipped} already stored; dataset {report.out}/ ({files} files)")
     if report.interrupted:
         say("interrupted: rows finished so far are stored; run the same command again to continue")
+
     if report.stopped:
         say("stopped at the first failure (--fail-fast)")
     if report.errors:

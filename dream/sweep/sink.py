@@ -1,8 +1,9 @@
 """The driver's Parquet writer: rows stream in, files appear whole (temporary name, then rename).
 
 Rows are buffered and flushed as one file when enough have arrived or enough time has
-passed; the interval grows so a long study writes hundreds of files, not tens of
-thousands. A killed driver loses at most the unflushed rows, which a rerun simulates again.
+passed (the first after 2 s, then at most every MAX_FLUSH_S): a killed driver loses at
+most the last few seconds of finished rows, which a rerun simulates again. At the end of
+a sweep `dream.dataset.unify` gives every file the same schema.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from typing import Any, Iterable, Mapping
 import pyarrow as pa
 
 from dream.dataset import KEY_COLUMNS, IDENTITY_COLUMNS, TIMING_COLUMNS, write_table_atomic
+
+# a kill loses at most this many seconds of finished work
+MAX_FLUSH_S = 5.0
 
 _ARROW_TYPES = {"bool": pa.bool_(), "int": pa.int64(), "float": pa.float64(), "string": pa.string()}
 _FIXED_TYPES = {"run_key": pa.string(), "status": pa.string(), "error": pa.string(),
@@ -35,6 +39,29 @@ def _column(name: str, values: list[Any], kind: pa.DataType | None) -> pa.Array:
         return pa.array(values)
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
         return pa.array([None if v is None else str(v) for v in values], pa.string())
+
+
+def stable_kinds(kinds: Mapping[str, str], base: Mapping[str, Any]) -> dict[str, str]:
+    """Column kinds that stay the same whatever values a later sweep adds.
+
+    A numeric parameter is stored as float unless the config itself holds an integer
+    there (seeds, PE counts): integers swept today over a float parameter (alpha 0, 1, 2)
+    would otherwise become an int64 column that a later 0.5 cannot join.
+    """
+    from omegaconf import OmegaConf
+
+    cfg = OmegaConf.create(dict(base))
+    out = {}
+    for key, kind in kinds.items():
+        if kind == "int":
+            try:
+                current = OmegaConf.select(cfg, key.lstrip("+"), default=None)
+            except Exception:  # a key the base config cannot address (a group, @package)
+                current = None
+            if not (isinstance(current, int) and not isinstance(current, bool)):
+                kind = "float"
+        out[key] = kind
+    return out
 
 
 def rows_to_table(rows: list[Mapping[str, Any]], param_kinds: Mapping[str, str],
@@ -66,15 +93,15 @@ class DatasetSink:
 
     def __init__(self, out_dir: str | Path, param_kinds: Mapping[str, str],
                  metadata: Mapping[str, Any] | None = None, flush_rows: int = 1000,
-                 first_flush_s: float = 2.0, max_flush_s: float = 60.0) -> None:
+                 first_flush_s: float = 2.0, max_flush_s: float = MAX_FLUSH_S) -> None:
         self.out = Path(out_dir)
-        self.out.mkdir(parents=True, exist_ok=True)
         self.param_kinds = dict(param_kinds)
         self.metadata = {"dream.sweep": json.dumps(metadata or {}, sort_keys=True, default=str)}
         self.flush_rows = flush_rows
         self.interval = first_flush_s
         self.max_interval = max_flush_s
-        self.run_id = f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+        t = time.time()  # sorted names follow write order; the pid keeps writers apart
+        self.run_id = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime(t))}.{int(t % 1 * 1e6):06d}-{os.getpid()}"
         self.buffer: list[dict[str, Any]] = []
         self.files: list[Path] = []
         self.rows_written = 0
@@ -99,7 +126,7 @@ class DatasetSink:
         self.rows_written += len(self.buffer)
         self.buffer = []
         self.files.append(path)
-        # a long study writes few big files; the first ones come quickly (visible progress)
+        # the first files come quickly (visible progress), later ones at most MAX_FLUSH_S apart
         self.interval = min(self.max_interval, self.interval * 1.5)
         return path
 

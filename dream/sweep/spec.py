@@ -19,11 +19,13 @@ from typing import Any, Iterator
 
 import yaml
 
-from dream.config import CONF_DIR
+from dream.config import SWEEPS_DIR, SearchPath, as_search_path
 from dream.errors import ConfigError
 
 SPEC_FIELDS = {"name", "description", "overrides", "grid", "zip"}
-SWEEPS_DIR = CONF_DIR.parent / "sweeps"  # dream/sweeps, shipped in the package
+# where a conf_dir argument is accepted: the config search path, one directory (only it),
+# or None (the active search path: --config-dir dirs, ./conf, the built-ins)
+ConfDirs = SearchPath | Path | None
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
@@ -71,14 +73,14 @@ def _parser() -> Any:
     return OverridesParser.create()
 
 
-def group_options(group: str, conf_dir: Path = CONF_DIR) -> list[str]:
-    """The options of a config group: conf/<group>/*.yaml names, sorted."""
-    return sorted(p.stem for p in (conf_dir / group).glob("*.yaml"))
+def group_options(group: str, conf_dir: ConfDirs = None) -> list[str]:
+    """The options of a config group over the search path: <dir>/<group>/*.yaml names, sorted."""
+    return as_search_path(conf_dir).names(group)
 
 
-def is_group(key: str, conf_dir: Path = CONF_DIR) -> bool:
-    """Whether an override key names a config group (a folder of conf/)."""
-    return bool(key) and "." not in key and (conf_dir / key).is_dir()
+def is_group(key: str, conf_dir: ConfDirs = None) -> bool:
+    """Whether an override key names a config group (a folder in a config directory)."""
+    return as_search_path(conf_dir).is_group(key)
 
 
 def _yaml_element(value: Any) -> str:
@@ -88,7 +90,7 @@ def _yaml_element(value: Any) -> str:
     return Override._get_value_element_as_str(value)
 
 
-def parse_param(where: str, key: str, raw: Any, conf_dir: Path = CONF_DIR) -> Param:
+def parse_param(where: str, key: str, raw: Any, conf_dir: ConfDirs = None) -> Param:
     """Parse one grid/zip entry into a Param; ConfigError names `where` on any problem."""
     from hydra.core.override_parser.types import Glob, Override, ValueType
     from hydra.errors import HydraException
@@ -148,10 +150,11 @@ def _override_key(line: str) -> str:
 
 
 def parse_spec(raw: Any, path: str | None = None, default_name: str | None = None,
-               conf_dir: Path = CONF_DIR) -> SweepSpec:
+               conf_dir: ConfDirs = None) -> SweepSpec:
     """Validate a spec mapping (as loaded from YAML) into a SweepSpec."""
     from hydra.errors import HydraException
 
+    conf_dir = as_search_path(conf_dir)  # one search path for every key of the spec
     where = path or "spec"
     if not isinstance(raw, dict):
         raise ConfigError(where, "a sweep spec must be a YAML mapping with name, overrides, grid, zip")
@@ -214,7 +217,7 @@ def find_spec(spec: str, sweeps_dirs: list[Path] | None = None) -> Path:
                       f"(available: {names})")
 
 
-def load_spec(spec: str | Path, conf_dir: Path = CONF_DIR) -> SweepSpec:
+def load_spec(spec: str | Path, conf_dir: ConfDirs = None) -> SweepSpec:
     """Load and validate a spec from a file path or a name in sweeps/."""
     path = find_spec(str(spec))
     try:

@@ -1,9 +1,11 @@
 """`dream submit`: run a sweep on a Ray cluster as a Ray job, and follow it.
 
-The project directory is shipped as the job's working directory (without .venv, outputs,
-.git, caches); the job runs `python -m dream.cli sweep SPEC --address auto --out OUT` with
-the Python on the PATH the cluster was started with (start `ray start` from the project's
-environment, or pass --python). OUT is a path on the head node, where the driver runs.
+The current directory (your project: its conf/ and sweeps/, or a clone of dream) is
+shipped as the job's working directory (without .venv, outputs, .git, caches), together
+with the --config-dir directories inside it; the job runs `python -m dream.cli sweep SPEC
+--address auto --out OUT` with the Python on the PATH the cluster was started with (start
+`ray start` from the environment dream is installed in, or pass --python). OUT is a path
+on the head node, where the driver runs.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from dream.config import CONF_DIR
+from dream.config import ENV_CONFIG_DIRS, SWEEPS_DIR, config_dirs
 from dream.sweep.cli import add_run_options
 from dream.sweep.provenance import REVISION_ENV, git_revision
 
@@ -34,7 +36,8 @@ def submit_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="dream submit",
         description="Submit a sweep to a Ray cluster as a job, or follow a submitted job.")
-    p.add_argument("spec", nargs="?", help="a spec file inside the project, or a name in sweeps/")
+    p.add_argument("spec", nargs="?", help="a spec file inside the shipped directory, or a name "
+                   "in ./sweeps/ or the built-ins")
     p.add_argument("--address", default=None,
                    help="the cluster's dashboard, e.g. http://HEAD:8265 (default: "
                         "$RAY_API_SERVER_ADDRESS or http://127.0.0.1:8265)")
@@ -48,8 +51,9 @@ def submit_parser() -> argparse.ArgumentParser:
                    help="dataset directory on the head node (default: outputs/<name>/ here, absolute)")
     p.add_argument("--python", default="python",
                    help="the cluster's Python that runs the job (default: python on the cluster's PATH)")
-    p.add_argument("--working-dir", default=str(CONF_DIR.parent.parent),
-                   help="the project directory to ship (default: this project)")
+    p.add_argument("--working-dir", default=".",
+                   help="the directory to ship as the job's working directory (default: the "
+                        "current one, with its conf/ and sweeps/)")
     add_run_options(p)
     return p
 
@@ -73,14 +77,18 @@ def _passthrough(ns: argparse.Namespace) -> list[str]:
         out.append("--retry-failed")
     if ns.fail_fast:
         out.append("--fail-fast")
+    if ns.repair:
+        out.append("--repair")
     return out
 
 
 def _spec_in_working_dir(spec: str, wd: Path) -> str:
-    """The spec as the job will see it: a path relative to the shipped directory, or a name."""
+    """The spec as the job will see it: a path relative to the shipped directory, or a built-in's name."""
     from dream.sweep.spec import find_spec
 
-    path = find_spec(spec, [Path.cwd() / "sweeps", wd / "sweeps", wd / "dream" / "sweeps"]).resolve()
+    path = find_spec(spec, [Path.cwd() / "sweeps", wd / "sweeps", SWEEPS_DIR]).resolve()
+    if path.parent == SWEEPS_DIR.resolve() and not path.is_relative_to(wd.resolve()):
+        return path.stem  # a built-in: the job's installed dream has it
     try:
         return str(path.relative_to(wd.resolve()))
     except ValueError:
@@ -88,6 +96,21 @@ def _spec_in_working_dir(spec: str, wd: Path) -> str:
 
         raise ConfigError("spec", f"{str(path)!r} is outside the shipped directory {str(wd)!r}; "
                           "put it in sweeps/ (or pass --working-dir)") from None
+
+
+def _config_dirs_in_working_dir(wd: Path) -> str:
+    """The --config-dir dirs (and ./conf) as paths relative to the shipped directory, for the job."""
+    from dream.errors import ConfigError
+
+    rel = []
+    for d in config_dirs().user_dirs:
+        try:
+            rel.append(str(d.relative_to(wd.resolve())))
+        except ValueError:
+            raise ConfigError("--config-dir", f"{str(d)!r} is outside the shipped directory "
+                              f"{str(wd)!r}: the job could not see it; move it inside (or pass "
+                              "--working-dir)") from None
+    return os.pathsep.join(rel)
 
 
 def follow(client: object, job_id: str, poll_s: float = 1.0, stream: object = sys.stdout) -> str:
@@ -154,12 +177,13 @@ def main(args: list[str]) -> int:
 
         spec = load_spec(ns.spec)  # fail here, not on the cluster, on a bad spec
         spec_arg = _spec_in_working_dir(ns.spec, wd)
+        job_dirs = _config_dirs_in_working_dir(wd)
     except ConfigError as exc:
         print(f"dream submit: error: {exc}", file=sys.stderr)
         return 2
     out = str(Path(ns.out or Path("outputs") / spec.name).resolve())
     runtime_env = {"working_dir": str(wd), "excludes": EXCLUDES,
-                   "env_vars": {REVISION_ENV: git_revision(wd)}}
+                   "env_vars": {REVISION_ENV: git_revision(wd), ENV_CONFIG_DIRS: job_dirs}}
     job_id = client.submit_job(entrypoint=entrypoint(spec_arg, out, ns.python, _passthrough(ns)),
                                runtime_env=runtime_env,
                                metadata={"dream.sweep": spec.name})

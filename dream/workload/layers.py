@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from dream.errors import ConfigError
+from dream.validation import MAX_EXACT_INT
 
 OPS = ("conv", "dwconv", "fc")
 DIM_COLUMNS = ("K", "C", "Y", "X", "R", "S", "stride")
@@ -69,8 +70,10 @@ def validate_layer_table(df: pd.DataFrame, where: str) -> pd.DataFrame:
         raise ConfigError(where, f"unknown op(s) {bad_ops}; allowed: {list(OPS)}")
     for col in DIM_COLUMNS:
         values = pd.to_numeric(out[col], errors="coerce")
-        if values.isna().any() or (values != np.floor(values)).any():
-            row = int(np.flatnonzero(values.isna() | (values != np.floor(values)))[0])
+        # inf equals its own floor: refuse it (and NaN) explicitly
+        bad = values.isna() | ~np.isfinite(values.astype(float)) | (values != np.floor(values))
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
             raise ConfigError(where, f"row {row}: column {col} must be a positive integer")
         if (values <= 0).any():
             row = int(np.flatnonzero(values <= 0)[0])
@@ -82,7 +85,32 @@ def validate_layer_table(df: pd.DataFrame, where: str) -> pd.DataFrame:
     if (out.loc[dw, "C"] != out.loc[dw, "K"]).any():
         row = int(np.flatnonzero(dw & (out["C"] != out["K"]))[0])
         raise ConfigError(where, f"row {row}: a dwconv layer needs C == K")
+    _check_sizes(out, where)
     return out[list(LAYER_COLUMNS)].reset_index(drop=True)
+
+
+def _check_sizes(df: pd.DataFrame, where: str) -> None:
+    """Refuse layers whose MACs or tensor sizes leave int64/float64's exact integer range.
+
+    The cost model multiplies dimensions in int64; a product past 2**63 wraps silently
+    (to negative MACs and wrong energy). Products are taken in float64 here, which cannot
+    wrap, and must stay at most MAX_EXACT_INT (2**53, about 9.0e15).
+    """
+    f = {c: df[c].to_numpy(np.float64) for c in DIM_COLUMNS}
+    c_eff = np.where(df["op"].to_numpy() == "dwconv", 1.0, f["C"])
+    sizes = {
+        "MACs": f["K"] * c_eff * f["Y"] * f["X"] * f["R"] * f["S"],
+        "weights": f["K"] * c_eff * f["R"] * f["S"],
+        "outputs": f["K"] * f["Y"] * f["X"],
+        "inputs": f["C"] * ((f["Y"] - 1) * f["stride"] + f["R"]) * ((f["X"] - 1) * f["stride"] + f["S"]),
+    }
+    for what, v in sizes.items():
+        big = ~(v <= MAX_EXACT_INT)
+        if big.any():
+            row = int(np.flatnonzero(big)[0])
+            raise ConfigError(where, f"row {row}: the layer's {what} ({v[row]:.3g}) exceed "
+                              f"{float(MAX_EXACT_INT):.3g} (2**53); dimensions this large overflow "
+                              "the cost model's integer arithmetic")
 
 
 def load_layer_table(path: str | Path, where: str) -> pd.DataFrame:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from dream.errors import ConfigError
+from dream.validation import finite_number, sequence
 
 
 @dataclass(frozen=True)
@@ -69,21 +70,12 @@ _TASK_FIELDS = {
 
 
 def _number(value: Any, path: str, *, positive: bool = False, nonneg: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(path, f"must be a number, got {value!r}")
-    v = float(value)
-    if positive and not v > 0:
-        raise ConfigError(path, f"must be > 0, got {value!r}")
-    if nonneg and not v >= 0:
-        raise ConfigError(path, f"must be >= 0, got {value!r}")
-    return v
+    # finite: an inf rate or deadline would make the engine release frames forever
+    return finite_number(path, value, 0 if (positive or nonneg) else None, lo_open=positive)
 
 
 def _probability(value: Any, path: str) -> float:
-    v = _number(value, path)
-    if not 0.0 <= v <= 1.0:
-        raise ConfigError(path, f"is a probability and must lie in [0, 1], got {value!r}")
-    return v
+    return finite_number(path, value, 0.0, 1.0)
 
 
 def _parse_task(raw: Mapping[str, Any], path: str, known_models: Mapping[str, Any]) -> TaskSpec:
@@ -104,7 +96,7 @@ def _parse_task(raw: Mapping[str, Any], path: str, known_models: Mapping[str, An
     variants = raw.get("variants")
     if variants is not None:
         allowed = [v.name for v in known_models[model].variants]
-        variants = tuple(str(v) for v in variants)
+        variants = tuple(str(v) for v in sequence(f"{path}.variants", variants, "a list of variant names"))
         bad = [v for v in variants if v not in allowed]
         if bad or not variants:
             raise ConfigError(
@@ -152,7 +144,7 @@ def _parse_phases(raw: Any, tasks: tuple[TaskSpec, ...], path: str) -> tuple[Pha
         return (Phase(0.0, tuple(names)),)
     phases = []
     last = -1.0
-    for i, p in enumerate(raw):
+    for i, p in enumerate(sequence(f"{path}.phases", raw, "a list of phases")):
         ppath = f"{path}.phases[{i}]"
         if not isinstance(p, Mapping):
             raise ConfigError(ppath, "a phase must be a mapping with at_ms, active, fps")
@@ -166,12 +158,16 @@ def _parse_phases(raw: Any, tasks: tuple[TaskSpec, ...], path: str) -> tuple[Pha
             raise ConfigError(f"{ppath}.at_ms", "the first phase must start at 0")
         last = at
         active = p.get("active")
-        active = tuple(names) if active is None else tuple(str(a) for a in active)
+        active = tuple(names) if active is None else tuple(
+            str(a) for a in sequence(f"{ppath}.active", active, "a list of task names"))
         for a in active:
             if a not in names:
                 raise ConfigError(f"{ppath}.active", f"unknown task {a!r}; tasks: {names}")
         fps = {}
-        for k, v in dict(p.get("fps") or {}).items():
+        rates = p.get("fps") or {}
+        if not isinstance(rates, Mapping):
+            raise ConfigError(f"{ppath}.fps", f"must be a mapping of task names to rates, got {rates!r}")
+        for k, v in rates.items():
             if k not in names:
                 raise ConfigError(f"{ppath}.fps.{k}", f"unknown task {k!r}; tasks: {names}")
             fps[str(k)] = _number(v, f"{ppath}.fps.{k}", positive=True)
@@ -184,6 +180,8 @@ def scenario_from_config(cfg: Mapping[str, Any], known_models: Mapping[str, Any]
     if not isinstance(cfg, Mapping):
         raise ConfigError(path, "must be a mapping with name, tasks, phases")
     raw_tasks = cfg.get("tasks")
+    if raw_tasks is not None:
+        raw_tasks = sequence(f"{path}.tasks", raw_tasks, "a list of tasks")
     if not raw_tasks:
         raise ConfigError(f"{path}.tasks", "a scenario needs at least one task")
     tasks = tuple(_parse_task(t, f"{path}.tasks[{i}]", known_models) for i, t in enumerate(raw_tasks))
