@@ -228,16 +228,17 @@ def main() -> None:
     root = Path(a.out)
     rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     print(f"commit {rev or 'unknown'}; {a.seeds} search seeds; datasets under {root}/", flush=True)
-    parts = a.parts.split(",")
     t0 = time.perf_counter()
-    if "tune" in parts:
-        part_tune(root, a.seeds)
-    if "choice" in parts:
-        if not (root / "grid_tune_dream").exists():
-            grid("tune_dream", root / "grid_tune_dream")
-        part_choice(root, a.seeds)
-    if "dse" in parts:
-        part_dse(root, a.seeds)
+    for part in a.parts.split(","):  # in the order given
+        if part == "tune":
+            part_tune(root, a.seeds)
+        elif part == "choice":
+            grid("tune_dream", root / "grid_tune_dream")  # stored points are skipped
+            part_choice(root, a.seeds)
+        elif part == "dse":
+            part_dse(root, a.seeds)
+        else:
+            raise SystemExit(f"unknown part {part!r}; parts: tune, choice, dse")
     print(f"\ntotal {time.perf_counter() - t0:.0f} s")
 
 
