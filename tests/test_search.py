@@ -287,3 +287,53 @@ def test_hypervolume_matches_a_monte_carlo_estimate():
         for i in range(len(pts)):
             dom = ((pts <= pts[i]).all(axis=1) & (pts < pts[i]).any(axis=1)).any()
             assert front[i] == (not dom)
+
+
+# -- a Ray cluster by address --------------------------------------------------------------
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.cluster
+@pytest.mark.timeout(600)
+def test_search_on_a_cluster_by_address_asks_the_serial_trials(serial_run, tmp_path):
+    spec, serial_out, _ = serial_run
+    gcs = _free_port()
+    e = {k: v for k, v in env().items() if not k.startswith(("RAY_", "DREAM_"))}
+    e.update({"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token"})
+    log = open(tmp_path / "head.log", "w")
+    # a head node of our own (free ports, --block): stopped by its process group, never
+    # by `ray stop`, which would stop every Ray on the machine
+    head = subprocess.Popen([str(VENV_BIN / "ray"), "start", "--head", "--port", str(gcs),
+                             "--num-cpus", "2", "--include-dashboard", "false",
+                             "--ray-client-server-port", str(_free_port()),
+                             "--dashboard-agent-listen-port", str(_free_port()),
+                             "--disable-usage-stats", "--block"],
+                            env=e, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        out = tmp_path / "cluster"
+        deadline = time.time() + 180
+        while True:
+            res = subprocess.run([sys.executable, "-m", "dream.cli", "search", str(spec), "--address",
+                                  f"127.0.0.1:{gcs}", "--out", str(out)], capture_output=True,
+                                 text=True, cwd=ROOT, env=e, timeout=300)
+            if res.returncode != 2 or time.time() > deadline:
+                break
+            time.sleep(3)  # the head is still starting
+        assert res.returncode == 0, res.stderr + (tmp_path / "head.log").read_text()[-2000:]
+        assert trials(out, spec) == trials(serial_out, spec)
+        assert metrics(out).equals(metrics(serial_out))
+    finally:
+        try:
+            os.killpg(head.pid, signal.SIGTERM)
+            head.wait(timeout=45)
+        except subprocess.TimeoutExpired:
+            os.killpg(head.pid, signal.SIGKILL)
+            head.wait(timeout=10)
+        except ProcessLookupError:
+            pass
