@@ -546,7 +546,10 @@ def _evaluate(study: Any, spec: SearchSpec, ev: Evaluator, batch: list[Any],
                 report.told += 1
                 continue
             if not last:
-                t.report(values[0], step=spec.reduction_factor ** rung)
+                step = spec.reduction_factor ** rung
+                # a trial continued after a kill may have reported this rung already
+                if step not in study._storage.get_trial(t._trial_id).intermediate_values:
+                    t.report(values[0], step=step)
                 if t.should_prune():
                     study.tell(t, state=TrialState.PRUNED)
                     report.told += 1
