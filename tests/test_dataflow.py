@@ -192,3 +192,12 @@ def test_analytical_model_rejects_user_dataflows(tmp_path):
     layers = make_layer_table([("a", "conv", 8, 8, 4, 4, 3, 3, 1)])
     with pytest.raises(ConfigError, match=r"cost\.name: .*'nv' uses 'NVDLA64': use cost=maestro"):
         AnalyticalCostModel().costs(layers, acc)
+
+
+def test_dataflow_pickles_without_its_process_local_hash():
+    import pickle
+
+    flow = load_dataflow("WS")
+    hash(flow)  # cached on first use
+    copy = pickle.loads(pickle.dumps(flow))
+    assert "_hash" not in copy.__dict__ and copy == flow and hash(copy) == hash(flow)

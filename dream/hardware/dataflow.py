@@ -69,6 +69,20 @@ class Dataflow:
     source: str
     directives: tuple[Directive, ...]
 
+    def __hash__(self) -> int:
+        # cost-table and plan caches hash the dataflow on every lookup: compute it once
+        h = self.__dict__.get("_hash")
+        if h is None:
+            h = hash((self.name, self.source, self.directives))
+            object.__setattr__(self, "_hash", h)
+        return h
+
+    def __getstate__(self) -> dict:
+        # string hashes differ between processes: never ship the cached one (Ray workers)
+        state = dict(self.__dict__)
+        state.pop("_hash", None)
+        return state
+
     def levels(self) -> list[tuple[Directive, ...]]:
         """Map directives per cluster level, outermost first (Cluster directives split them)."""
         out: list[list[Directive]] = [[]]
