@@ -340,3 +340,16 @@ grid:
     assert res.returncode == 0, res.stderr
     raw = read_dataset(moved, dedupe=False)
     assert len(raw) == 400 and raw["run_key"].is_unique
+
+
+@pytest.mark.parametrize("text,needle", [(b"tasks: [\n", "line 2"), (b"tasks: \xff\n", "UTF-8")])
+def test_a_broken_config_file_is_named(work, text, needle):
+    (work / "conf" / "workload").mkdir(parents=True)
+    (work / "conf" / "workload" / "mine.yaml").write_bytes(text)
+    for args in (["run", "workload=mine", "sim.duration_ms=20"],
+                 ["run", "workload=mine", "sim.duration_ms=20", "hydra.job.name=x"]):
+        res = dream(*args, cwd=work)
+        one_line_error(res, 2, "mine.yaml", needle)
+    (work / "mine.yaml").write_text("name: mine\ngrid:\n  workload: mine\n")
+    res = dream("sweep", "mine.yaml", cwd=work)
+    one_line_error(res, 2, "mine.yaml", needle)
