@@ -269,6 +269,13 @@ def cmd_sweep(args: list[str]) -> None:
     run(args)
 
 
+def cmd_search(args: list[str]) -> None:
+    """`dream search`: see dream.search.cli."""
+    from dream.search.cli import cmd_search as run
+
+    run(args)
+
+
 def cmd_submit(args: list[str]) -> None:
     """`dream submit`: see dream.sweep.submit."""
     from dream.sweep.cli import cmd_submit as run
