@@ -323,11 +323,12 @@ def test_exponent_list_runs_as_numbers(tmp_path):
     import pandas as pd
 
     f = tmp_path / "exp.yaml"
-    f.write_text("name: exp\noverrides: [sim.duration_ms=20]\ngrid:\n  sim.warmup_ms: [1e0, 2e0]\n")
+    # the example: refused before as "must be a number, got '1e2'"
+    f.write_text("name: exp\noverrides: [workload=ar_gaming]\ngrid:\n  sim.duration_ms: [1e2, 2e2]\n")
     out = _cli(["sweep", str(f), "--executor", "serial", "--no-progress", "--out", str(tmp_path / "o")], ROOT)
     assert out.returncode == 0, out.stderr
     df = pd.read_parquet(tmp_path / "o")
-    assert sorted(df["sim.warmup_ms"]) == [1.0, 2.0] and df["sim.warmup_ms"].dtype == float
+    assert sorted(df["sim.duration_ms"]) == [100.0, 200.0] and df["sim.duration_ms"].dtype == float
 
 
 # -- a spec of 10 million points: streamed, counted, confirmed ----------------------------
