@@ -184,8 +184,11 @@ class Resolver:
             with open_dict(cfg):
                 del cfg["hydra"]
             base = OmegaConf.to_container(cfg, resolve=True)
-        except (HydraException, OmegaConfBaseException) as exc:
+        except (HydraException, OmegaConfBaseException, ValueError, TypeError) as exc:
+            # ValueError, TypeError: Hydra's own for a group given a number or a list of them
             detail = one_line(str(exc))
+            if isinstance(exc, (ValueError, TypeError)):
+                detail = f"cannot compose {' '.join(overrides)}: {detail}"
             if self.where == "overrides":  # dream.compose: the user's own overrides
                 raise ConfigError("overrides", detail) from None
             raise ConfigError("overrides", f"{' '.join(overrides)}: {detail}") from None
