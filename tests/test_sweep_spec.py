@@ -393,3 +393,12 @@ def test_huge_spec_dry_run_answers_in_seconds_and_a_run_needs_max_points(tmp_pat
 def test_max_points_also_caps_small_specs(tmp_path):
     out = _cli(["sweep", "smoke", "--max-points", "3", "--out", str(tmp_path / "o")], ROOT)
     assert out.returncode == 2 and "16 points, more than --max-points 3" in out.stderr
+
+
+def test_submit_passes_max_points_on_to_the_job():
+    from dream.sweep.submit import _passthrough, submit_parser
+
+    ns = submit_parser().parse_args(["huge", "--max-points", "10000000"])
+    args = _passthrough(ns)
+    assert args[args.index("--max-points") + 1] == "10000000"
+    assert "--max-points" not in _passthrough(submit_parser().parse_args(["smoke"]))
