@@ -10,9 +10,9 @@
    seconds, once per search seed. From each search's trial history the best geometric-mean
    UXCost found within 10%, 20% and 40% of the grid's simulated seconds is read (a
    search stopped at budget B asks the same trials as the prefix of a longer one: the
-   sampler is re-seeded per batch from the history). Only whole batches that ended within
-   the budget count. Reported: the median over search seeds, and the ratio to the grid's
-   best.
+   sampler is re-seeded per batch from the history; see `spending` for how a batch's
+   simulations are charged). Reported: the median over search seeds, and the ratio to
+   the grid's best.
 2. The grid's own 48 parameter sets as choice(...) values, 20 TPE trials: the best found
    against the grid's best, and how many simulations the repeated parameter sets saved.
 3. DSE space (sweeps/search_dse.yaml: PE budget x share x dataflow mix x scheduler;
@@ -91,46 +91,48 @@ def search(spec_path: Path, out: Path) -> Any:
     return spec, study
 
 
-def batch_costs(spec: Any, study: Any) -> list[tuple[float, list[Any]]]:
-    """Per batch of trials in order: the study's cumulative simulated seconds when it ended,
-    and its trials."""
+def spending(spec: Any, study: Any) -> list[tuple[float, Any]]:
+    """Each trial with the study's simulated seconds spent when its result was known.
+
+    Without rungs, the trials of a batch do not influence each other, so a search stopped
+    after trial k (same batch size) asks the same trials: each trial is charged its own
+    new simulations, in trial order. With rungs, the pruner compares a batch's trials at
+    the cheap rung before any goes on, so the cheap rung of the whole batch is charged
+    first, then each trial's remaining simulations in trial order.
+    """
     from dream.search.study import ATTR_ROWS
 
+    cheap = 0
+    if spec.fidelity is not None and spec.fidelity.mode == "count":
+        cheap = len(spec.sweep) * spec.fidelity.values[0] // spec.fidelity.values[-1]
     trials = sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)
     seen: dict[str, float] = {}
     out = []
     for i in range(0, len(trials), spec.batch):
         group = trials[i:i + spec.batch]
         for t in group:
-            for k, s in t.user_attrs.get(ATTR_ROWS, []):
-                seen[k] = s
-        out.append((sum(seen.values()), group))
+            seen.update({k: s for k, s in t.user_attrs.get(ATTR_ROWS, [])[:cheap]})
+        for t in group:
+            seen.update({k: s for k, s in t.user_attrs.get(ATTR_ROWS, [])})
+            out.append((sum(seen.values()), t))
     return out
 
 
 def best_within(spec: Any, study: Any, budget_s: float) -> float:
-    """The best (lowest) objective among completed trials of batches ended within budget_s."""
+    """The best (lowest) objective among completed trials known within budget_s."""
     from optuna.trial import TrialState
 
-    best = math.inf
-    for cost, group in batch_costs(spec, study):
-        if cost > budget_s + 1e-9:
-            break
-        for t in group:
-            if t.state == TrialState.COMPLETE:
-                best = min(best, t.values[0])
-    return best
+    vals = [t.values[0] for cost, t in spending(spec, study)
+            if cost <= budget_s + 1e-9 and t.state == TrialState.COMPLETE]
+    return min(vals, default=math.inf)
 
 
 def front_within(spec: Any, study: Any, budget_s: float) -> np.ndarray:
-    """Objective values of completed trials of batches ended within budget_s."""
+    """Objective values of the completed trials known within budget_s."""
     from optuna.trial import TrialState
 
-    vals = []
-    for cost, group in batch_costs(spec, study):
-        if cost > budget_s + 1e-9:
-            break
-        vals += [t.values for t in group if t.state == TrialState.COMPLETE]
+    vals = [t.values for cost, t in spending(spec, study)
+            if cost <= budget_s + 1e-9 and t.state == TrialState.COMPLETE]
     return np.array(vals, dtype=float).reshape(-1, len(spec.objectives))
 
 
@@ -228,16 +230,17 @@ def main() -> None:
     root = Path(a.out)
     rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     print(f"commit {rev or 'unknown'}; {a.seeds} search seeds; datasets under {root}/", flush=True)
-    parts = a.parts.split(",")
     t0 = time.perf_counter()
-    if "tune" in parts:
-        part_tune(root, a.seeds)
-    if "choice" in parts:
-        if not (root / "grid_tune_dream").exists():
-            grid("tune_dream", root / "grid_tune_dream")
-        part_choice(root, a.seeds)
-    if "dse" in parts:
-        part_dse(root, a.seeds)
+    for part in a.parts.split(","):  # in the order given
+        if part == "tune":
+            part_tune(root, a.seeds)
+        elif part == "choice":
+            grid("tune_dream", root / "grid_tune_dream")  # stored points are skipped
+            part_choice(root, a.seeds)
+        elif part == "dse":
+            part_dse(root, a.seeds)
+        else:
+            raise SystemExit(f"unknown part {part!r}; parts: tune, choice, dse")
     print(f"\ntotal {time.perf_counter() - t0:.0f} s")
 
 

@@ -67,7 +67,7 @@ def report(tmp_path_factory):
     df.iloc[:9].to_parquet(ds / "part-0.parquet", index=False)
     df.iloc[9:].drop(columns=["wall_s"]).to_parquet(ds / "part-1.parquet", index=False)
     main_exit(["report", str(ds)])
-    out = ds / "report"
+    out = ds.parent / f"{ds.name}-report"  # beside the dataset, not inside it
     norm = pd.read_csv(out / "normalised.csv").set_index(["metric", "workload", "label"])
     gm = pd.read_csv(out / "geomean.csv").set_index(["metric", "label"])
     red = pd.read_csv(out / "reduction.csv").set_index("baseline")

@@ -15,6 +15,14 @@ def _fail(cmd: str, exc: Exception) -> None:
     fail(cmd, exc)
 
 
+def default_report_dir(dataset: str | Path) -> Path:
+    """Where a report goes by default: beside the dataset (<name>-report/), never inside it,
+    so every Parquet reader still sees the dataset directory as one table."""
+    root = Path(dataset).absolute()
+    name = root.name if root.is_dir() else root.stem
+    return root.parent / f"{name}-report"
+
+
 def cmd_report(args: list[str]) -> None:
     """`dream report DATASET [--baseline NAME] [--out DIR]`: tables and figures of a sweep."""
     p = argparse.ArgumentParser(prog="dream report", description=(
@@ -24,14 +32,14 @@ def cmd_report(args: list[str]) -> None:
     p.add_argument("dataset", help="dataset directory (or one Parquet file) written by `dream sweep`")
     p.add_argument("--baseline", help="scheduler (or scheduler configuration) to normalise to; "
                    "default: the best non-DREAM scheduler by geometric-mean UXCost")
-    p.add_argument("--out", help="output directory (default: DATASET/report)")
+    p.add_argument("--out", help="output directory (default: DATASET-report/ beside the dataset)")
     a = p.parse_args(args)
 
     from dream.analysis.load import DatasetError, load_results
     from dream.analysis.report import build_report, write_report
 
     root = Path(a.dataset)
-    out = Path(a.out) if a.out else (root if root.is_dir() else root.parent) / "report"
+    out = Path(a.out) if a.out else default_report_dir(root)
     # checked first: a report that cannot be written should not be computed (or warned about)
     blocker = next((p for p in (out, *out.parents) if p.exists()), None)
     if blocker is not None and not blocker.is_dir():
@@ -81,6 +89,8 @@ def cmd_timeline(args: list[str]) -> None:
     from dream.analysis.figures import FORMATS, save
     from dream.analysis.timeline import TimelineError, load_timeline, plot_timeline
 
+    from dream.errors import ConfigError
+
     out = Path(a.out) if a.out else Path(a.run_dir) / "timeline.png"
     # checked before drawing: a bad --out must not cost a whole plot first
     if out.suffix.lower().lstrip(".") not in FORMATS:
@@ -95,7 +105,7 @@ def cmd_timeline(args: list[str]) -> None:
         _fail("timeline", f"--start ({a.start:g}) must be before --end ({a.end:g})")
     try:
         jobs, trace = load_timeline(a.run_dir)
-    except TimelineError as exc:
+    except (TimelineError, ConfigError) as exc:  # ConfigError: a broken file, named
         _fail("timeline", exc)
     fig, _ = plot_timeline(jobs, trace, start_ms=a.start, end_ms=a.end, title=Path(a.run_dir).name)
     try:

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from dream.config import GROUPS
+from dream.errors import ConfigError
 from dream.dataset import IDENTITY_COLUMNS, parquet_files, read_dataset
 
 # schedulers in the order tables and figures list them: DREAM first, then the baselines
@@ -97,7 +98,10 @@ def load_results(path: str | Path) -> Results:
         raise DatasetError(f"no dataset at {root}")
     if not parquet_files(root):
         raise DatasetError(f"no Parquet files under {root}; run `dream sweep` first")
-    df = read_dataset(root)
+    try:
+        df = read_dataset(root)
+    except ConfigError as exc:  # a broken part file, named
+        raise DatasetError(str(exc)) from None
     missing = [c for c in ("status", "workload", "scheduler") if c not in df.columns]
     if missing:
         raise DatasetError(f"{root} is not a results dataset: columns {missing} are missing")

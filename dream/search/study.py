@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
-from dream.dataset import METADATA_FILE, read_dataset, read_metadata, remove_temp_files, write_metadata
+from dream.dataset import (DatasetLock, claim, read_dataset, read_metadata, remove_temp_files,
+                           write_metadata)
 from dream.errors import ConfigError
 from dream.search.spec import SearchParam, SearchSpec, load_search_spec
 from dream.sweep.keys import canonical_json
@@ -215,11 +216,15 @@ def validate(spec: SearchSpec) -> None:
     make_plan(_master_spec(spec))
 
 
-def _kinds(spec: SearchSpec, master: SweepSpec) -> dict[str, str]:
+def _kinds(spec: SearchSpec, master: SweepSpec, base: dict[str, Any] | None) -> dict[str, str]:
+    """Column types: a searched parameter's from its space, made stable as a sweep's are."""
     from dream.sweep.resolve import param_type
+    from dream.sweep.sink import stable_kinds
 
     kinds = {p.key: param_type(p) for p in master.params}
     kinds.update({p.key: p.column_kind() for p in spec.params})
+    if base is not None:
+        kinds = stable_kinds(kinds, base)
     kinds[TRIAL_COLUMN] = "int"
     return kinds
 
@@ -228,11 +233,12 @@ class Evaluator:
     """Turns trials' parameter values into rows: resolve, skip what is stored, simulate."""
 
     def __init__(self, spec: SearchSpec, out: Path, executor: Any, sink: Any,
-                 say: Callable[[str], None], report: SearchReport) -> None:
+                 say: Callable[[str], None], report: SearchReport,
+                 base_config: dict[str, Any] | None = None) -> None:
         self.spec = spec
         self.master = _master_spec(spec)
         self.resolver = Resolver(self.master)
-        self.resolver.kinds = _kinds(spec, self.master)
+        self.resolver.kinds = _kinds(spec, self.master, base_config)
         self.executor = executor
         self.sink = sink
         self.say = say
@@ -396,12 +402,9 @@ def run_search(opts: SearchOptions, out_stream: TextIO = sys.stdout) -> SearchRe
     import warnings
 
     from optuna.exceptions import ExperimentalWarning
-    from optuna.trial import Trial, TrialState
 
     # multivariate TPE is marked experimental; the warning would repeat at every batch
     warnings.filterwarnings("ignore", category=ExperimentalWarning)
-
-    from dream.sweep.sink import DatasetSink
 
     def say(msg: str) -> None:
         if opts.progress:
@@ -411,11 +414,20 @@ def run_search(opts: SearchOptions, out_stream: TextIO = sys.stdout) -> SearchRe
     spec = with_overrides(load_search_spec(opts.spec), opts)
     validate(spec)
     out = (Path(opts.out) if opts.out else default_out(spec)).absolute()
+    # the sweep's rules: a new or empty directory or a dataset, one writer at a time
+    claim(out, "search")
+    with DatasetLock(out):
+        return _run(spec, out, opts, say, t0)
+
+
+def _run(spec: SearchSpec, out: Path, opts: SearchOptions, say: Callable[[str], None],
+         t0: float) -> SearchReport:
+    """The search loop, with the dataset claimed and locked."""
+    from optuna.trial import Trial, TrialState
+
+    from dream.sweep.sink import DatasetSink
+
     report = SearchReport(spec.name, out)
-    if (out / METADATA_FILE).exists() or not out.exists() or not any(out.iterdir()):
-        pass
-    else:
-        raise ConfigError(str(out), "exists and is not a dream dataset; use --out for the search")
     meta = _write_metadata(spec, out, opts)
     remove_temp_files(out)
     study = open_study(spec, out)
@@ -425,7 +437,7 @@ def run_search(opts: SearchOptions, out_stream: TextIO = sys.stdout) -> SearchRe
     evaluator = None
     sink = None
     try:
-        evaluator = Evaluator(spec, out, executor, None, say, report)
+        evaluator = Evaluator(spec, out, executor, None, say, report, meta["base_config"])
         sink = DatasetSink(out, evaluator.resolver.kinds, {k: meta[k] for k in keep},
                            first_flush_s=0.0)
         evaluator.sink = sink
@@ -534,7 +546,10 @@ def _evaluate(study: Any, spec: SearchSpec, ev: Evaluator, batch: list[Any],
                 report.told += 1
                 continue
             if not last:
-                t.report(values[0], step=spec.reduction_factor ** rung)
+                step = spec.reduction_factor ** rung
+                # a trial continued after a kill may have reported this rung already
+                if step not in study._storage.get_trial(t._trial_id).intermediate_values:
+                    t.report(values[0], step=step)
                 if t.should_prune():
                     study.tell(t, state=TrialState.PRUNED)
                     report.told += 1

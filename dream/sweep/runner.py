@@ -15,8 +15,9 @@ from typing import Any, Iterator, TextIO
 from omegaconf import OmegaConf
 
 from dream.dataset import (DatasetError, DatasetLock, broken_parts, check_target, claim, compact,
-                           is_dataset, move_aside, parquet_files, read_metadata, remove_temp_files,
+                           is_dataset, move_aside, parquet_files, unclaim, read_metadata, remove_temp_files,
                            stored_status, unify, write_metadata)
+from dream.errors import ConfigError
 from dream.sweep.plan import MAX_POINTS, Plan, check_size, make_plan
 from dream.sweep.provenance import stamp
 from dream.sweep.spec import SweepSpec, load_spec
@@ -372,10 +373,17 @@ def run_sweep(opts: SweepOptions, out_stream: TextIO = sys.stdout) -> SweepRepor
     if opts.dry_run:
         check_target(out)
         return _run(plan, out, opts, say, t_start)
+    created = not out.exists()
+    fresh = created or not is_dataset(out)
     claim(out, "sweep")
-    with DatasetLock(out):
-        _prepare(out, opts, say)
-        return _run(plan, out, opts, say, t_start)
+    try:
+        with DatasetLock(out):
+            _prepare(out, opts, say)
+            return _run(plan, out, opts, say, t_start)
+    except (ConfigError, ExecutorError, KeyboardInterrupt):
+        if fresh:  # nothing was stored: leave no empty dataset behind
+            unclaim(out, created)
+        raise
 
 
 def _run(plan: Plan, out: Path, opts: SweepOptions, say: Any, t_start: float) -> SweepReport:

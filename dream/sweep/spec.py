@@ -282,8 +282,7 @@ def parse_spec(raw: Any, path: str | None = None, default_name: str | None = Non
     if unknown:
         raise ConfigError(where, f"unknown field(s) {unknown}; allowed: {sorted(SPEC_FIELDS)}")
     name = raw.get("name", default_name)
-    if not isinstance(name, str) or not _NAME_RE.match(name):
-        raise ConfigError("name", f"must be a plain name (letters, digits, _ . -), got {name!r}")
+    check_name(name)
     overrides = raw.get("overrides") or []
     if isinstance(overrides, str):
         overrides = [overrides]
@@ -322,6 +321,14 @@ def parse_spec(raw: Any, path: str | None = None, default_name: str | None = Non
                      raw=dict(raw), path=path)
 
 
+def check_name(name: Any) -> str:
+    """A spec name is a plain file name (it becomes outputs/<name>/): letters, digits, _ . -,
+    and not "." or ".." (which would name the outputs folder or the working directory)."""
+    if not isinstance(name, str) or not _NAME_RE.match(name) or name in (".", ".."):
+        raise ConfigError("name", f"must be a plain name (letters, digits, _ . -; not . or ..), got {name!r}")
+    return name
+
+
 def find_spec(spec: str, sweeps_dirs: list[Path] | None = None) -> Path:
     """A spec file path, or the name of a spec in ./sweeps/ or the project's sweeps/."""
     p = Path(spec)
@@ -355,7 +362,11 @@ def load_spec(spec: str | Path, conf_dir: ConfDirs = None) -> SweepSpec:
     """Load and validate a spec from a file path or a name in sweeps/."""
     path = find_spec(str(spec))
     try:
-        raw = yaml.load(path.read_text(), Loader=_SpecLoader)
+        raw = yaml.load(path.read_bytes().decode("utf-8"), Loader=_SpecLoader)
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(path), f"not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise ConfigError(str(path), f"cannot be read ({exc.strerror})") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
