@@ -16,7 +16,7 @@
 2. The grid's own 48 parameter sets as choice(...) values, 20 TPE trials: the best found
    against the grid's best, and how many simulations the repeated parameter sets saved.
 3. DSE space (sweeps/search_dse.yaml: PE budget x share x dataflow mix x scheduler;
-   UXCost and energy): the grid of sweeps/dse.yaml (54 designs, 486 simulations) and
+   UXCost, energy and the PE count): the grid of sweeps/dse.yaml (54 designs, 486 simulations) and
    searches (TPE, random) at 30% of its simulated seconds; the hypervolume of each
    search's Pareto front as a share of the grid front's, both against one reference point
    (10% beyond the worst design of the grid in each objective).
@@ -198,9 +198,11 @@ def part_choice(root: Path, seeds: int) -> None:
 
 
 def part_dse(root: Path, seeds: int) -> None:
-    print("\n== DSE space: hypervolume at 30% of the grid's simulations ==", flush=True)
+    print("\n== DSE space (UXCost, energy, PEs): hypervolume at 30% of the grid's simulations ==",
+          flush=True)
     df = grid("dse", root / "grid_dse")
     per = pd.DataFrame({m: geomean_by(df, DSE_KEYS, m) for m in ("uxcost", "energy_mj")})
+    per["hardware.total_pes"] = per.index.get_level_values("hardware.total_pes").astype(float)
     pts = per.to_numpy(float)
     worst, best = pts.max(axis=0), pts.min(axis=0)
     ref = worst + 0.1 * (worst - best)
@@ -208,6 +210,9 @@ def part_dse(root: Path, seeds: int) -> None:
     grid_s = len(df) * 1.0  # every point of dse simulates 1000 ms
     print(f"  grid: {len(per)} designs, front of {int(non_dominated(pts).sum())}, "
           f"hypervolume {grid_hv:.5g} (reference {ref.round(4).tolist()})", flush=True)
+    for design, row in per[non_dominated(pts)].iterrows():
+        print(f"    grid front: {dict(zip(DSE_KEYS, design))}: uxcost {row['uxcost']:.4f}, "
+              f"energy {row['energy_mj']:.0f} mJ")
     ratios: dict[str, list[float]] = {"tpe": [], "random": []}
     for name in ratios:
         for seed in range(seeds):
