@@ -138,8 +138,13 @@ def hydra_context(where: SearchPath | Path | str | Sequence[str | Path] | None =
     from hydra.core.config_search_path import SearchPathQuery
     from hydra.initialize import get_gh_backup, restore_gh_from_backup
 
+    from hydra.core.global_hydra import GlobalHydra
+
     sp = as_search_path(where)
     backup = get_gh_backup()
+    # inside a caller's own Hydra (an app or an initialize block): ours for this compose,
+    # theirs back afterwards
+    GlobalHydra.instance().clear()
     version.setbase("1.3")
     # Hydra's own entries (and its plugins' registration), then ours in order before
     # "schema": the first directory holding an option wins
@@ -172,16 +177,17 @@ def register_search_path_plugin() -> None:
 
 
 def shadow_notes(sp: SearchPath, choices: Mapping[str, Any]) -> list[str]:
-    """One line per chosen option (or primary config) that a user file takes over from a built-in."""
+    """One line per chosen option (and the primary config.yaml) a user file takes over from a built-in."""
     notes = []
-    picks = [("", "config")] + [(g, str(v)) for g, v in choices.items() if v is not None and "/" not in g]
-    for group, name in picks:
-        hit = sp.shadowing(group, name) if group else (
-            (sp.find(".", "config"), CONF_DIR / "config.yaml")
-            if sp.find(".", "config") and sp.find(".", "config").resolve() != CONF_DIR / "config.yaml" else None)
+    primary = next((d / "config.yaml" for d in sp.dirs if (d / "config.yaml").is_file()), None)
+    if primary is not None and primary.resolve() != CONF_DIR / "config.yaml":
+        notes.append(f"note: config.yaml from {primary} replaces the built-in defaults")
+    for group, name in choices.items():
+        if name is None or "/" in group:
+            continue
+        hit = sp.shadowing(group, str(name))
         if hit:
-            label = f"{group}/{name}" if group else "config"
-            notes.append(f"note: {label} from {hit[0]} shadows the built-in {label}")
+            notes.append(f"note: {group}/{name} from {hit[0]} shadows the built-in {group}/{name}")
     return notes
 
 
@@ -307,7 +313,8 @@ def build_spec(cfg: "DictConfig | Mapping[str, Any]") -> RunSpec:
     work = _section(cfg, "workload")
     catalog = model_catalog(work.get("models"), "workload.models")
     scenario = scenario_from_config(work, catalog, "workload")
-    system = system_from_config(_section(cfg, "hardware"), "hardware")
+    system = system_from_config(_section(cfg, "hardware"), "hardware",
+                                dataflow_dirs=[d / "dataflow" for d in config_dirs().dirs])
     sched = _section(cfg, "scheduler")
     name = sched.pop("name", None)
     if name is None:

@@ -71,3 +71,32 @@ def test_demo_runs_the_small_study_and_reports(tmp_path):
     assert (report / "report.md").read_text().count("| dream |") >= 4
     assert len(list(report.glob("uxcost_normalised_*.png"))) == 2
     assert (tmp_path / "outputs/demo/run/timeline.png").stat().st_size > 10_000
+
+
+def test_version_and_help_for_every_command():
+    p = _dream("--version")
+    assert p.returncode == 0 and p.stdout.startswith(f"dream {dream.__version__}")
+    from dream.cli import COMMANDS
+
+    for cmd in COMMANDS:
+        p = _dream(cmd, "--help")
+        assert p.returncode == 0, f"dream {cmd} --help: {p.stderr[-500:]}"
+        assert "usage" in p.stdout.lower() and "Traceback" not in p.stderr, cmd
+
+
+def test_list_shows_options_descriptions_and_sources():
+    p = _dream("list", "scheduler")
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert lines[0].startswith("scheduler (")
+    dream_line = next(line for line in lines if line.split()[0] == "dream")
+    assert "DREAM" in dream_line and dream_line.endswith("[built-in]")
+    p = _dream("list", "spec")
+    assert p.returncode == 0 and any(line.split()[0] == "paper" for line in p.stdout.splitlines()[1:])
+    p = _dream("list", "nonsense")
+    assert p.returncode == 2 and "invalid choice" in p.stderr
+
+
+def test_costs_rejects_a_flag_in_one_line():
+    p = _dream("costs", "--bogus")
+    assert p.returncode == 2 and p.stderr.count("\n") == 1 and "--bogus" in p.stderr

@@ -14,6 +14,7 @@ from dream.cost import (
     COST_MODELS,
     AnalyticalCostModel,
     CostTable,
+    MaestroCostModel,
     TableCostModel,
     clear_cache,
     cost_table,
@@ -285,7 +286,7 @@ def test_layer_costs_shape_columns_order_and_index():
     assert list(out.columns) == ["latency_cycles", "energy_nj"]
     assert list(out.index) == [30, 10, 40, 20]
     assert out.dtypes.tolist() == [np.float64, np.float64]
-    lat, en = AnalyticalCostModel().costs(layers, acc)
+    lat, en = MaestroCostModel().costs(layers, acc)  # the default model
     np.testing.assert_array_equal(out["latency_cycles"].to_numpy(), lat[[2, 0, 3, 1]])
     np.testing.assert_array_equal(out["energy_nj"].to_numpy(), en[[2, 0, 3, 1]])
 

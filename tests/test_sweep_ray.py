@@ -71,8 +71,8 @@ def serial_rows(spec_file, tmp_path_factory) -> pd.DataFrame:
 @pytest.mark.timeout(300)
 def test_local_ray_gives_the_serial_rows(spec_file, serial_rows, tmp_path):
     out = tmp_path / "ray"
-    res = dream("sweep", str(spec_file), "--workers", "2", "--chunk-size", "3", "--out", str(out),
-                "--no-progress")
+    res = dream("sweep", str(spec_file), "--executor", "ray", "--workers", "2", "--chunk-size", "3",
+                "--out", str(out), "--no-progress")
     assert res.returncode == 0, res.stderr
     got = rows(out)
     assert len(got) == 24 and got["run_key"].is_unique
@@ -178,7 +178,7 @@ def test_a_worker_killed_mid_chunk_is_retried_and_nothing_is_written_twice(tmp_p
     spec = tmp_path / "killtest.yaml"
     spec.write_text(KILL_SPEC)
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "dream.cli", "sweep", str(spec), "--workers", "2",
+    proc = subprocess.Popen([sys.executable, "-m", "dream.cli", "sweep", str(spec), "--executor", "ray", "--workers", "2",
                              "--chunk-size", "2", "--out", str(out), "--no-progress"],
                             cwd=ROOT, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     killed = None

@@ -80,6 +80,9 @@ def _cow_set(node: Any, parts: list[str], value: Any) -> Any:
 
 def param_type(param: Param) -> str:
     """The column type of a swept parameter, from all its values: bool, int, float or string."""
+    kind = getattr(param.values, "kind", None)
+    if kind is not None:  # a range knows its type without listing its values
+        return kind
     vals = [v for v in param.values if v is not None]
     if vals and all(isinstance(v, bool) for v in vals):
         return "bool"
@@ -107,6 +110,7 @@ def _validators() -> dict[str, Callable[[Any], None]]:
     build_spec validates each section on its own; validating only the sections a patch
     touched lets a 100,000-point study check every distinct value in well under a second.
     """
+    from dream.config import config_dirs
     from dream.cost import make_cost_model
     from dream.hardware.config import system_from_config
     from dream.schedulers import make_policy
@@ -132,7 +136,8 @@ def _validators() -> dict[str, Callable[[Any], None]]:
 
     return {
         "workload": workload,
-        "hardware": lambda v: (_mapping(v, "hardware"), system_from_config(v, "hardware")),
+        "hardware": lambda v: (_mapping(v, "hardware"), system_from_config(
+            v, "hardware", dataflow_dirs=[d / "dataflow" for d in config_dirs().dirs])),
         "scheduler": scheduler,
         "cost": cost,
         "sim": lambda v: (_mapping(v, "sim"), sim_from_config(v, "sim")),
@@ -397,6 +402,9 @@ class Resolver:
 
 # -- dream.compose: the same reuse for one-off calls ---------------------------------
 _RESOLVERS: dict[tuple, Resolver] = {}
+# the composed bases, per (search path, composed overrides): shared by the resolvers of
+# every set of patched keys, so `sim.seed=3` after `sim.alpha=1` composes nothing new
+_BASES: dict[tuple, dict] = {}
 _MAX_RESOLVERS = 256
 
 
@@ -459,8 +467,12 @@ def compose_cached(overrides: list[str], sp: SearchPath) -> tuple[dict, dict[str
         params = tuple(Param(key=k, element=k, is_group=False, values=(v,)) for k, v in scalars)
         spec = SweepSpec(name="compose", overrides=tuple(fixed), grid=params, zip=())
         resolver = Resolver(spec, sp, where="overrides")
+        # no swept groups: the only combination is (), composed from `fixed` alone
+        resolver._combos = _BASES.setdefault((sp.dirs, tuple(fixed)), {})
         if len(_RESOLVERS) >= _MAX_RESOLVERS:
             _RESOLVERS.pop(next(iter(_RESOLVERS)))
+            if len(_BASES) > _MAX_RESOLVERS:
+                _BASES.pop(next(iter(_BASES)))
         _RESOLVERS[memo] = resolver
     point = tuple(v for _, v in scalars)
     config, _, _ = resolver.resolve(point)

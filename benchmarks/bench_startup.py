@@ -1,0 +1,147 @@
+"""Start-up costs: `dream.simulate` in a loop, one `dream run` process, sweep estimates.
+
+    python benchmarks/bench_startup.py                # the loop and the process figures
+    python benchmarks/bench_startup.py --estimates    # + --dry-run estimate vs real wall time
+
+1. 1,000 `dream.simulate(overrides)` calls over 10 configurations (5 scenarios x 2
+   schedulers, 100 seeds each): the time per call beyond `run_spec` (compose and
+   validation), next to a full Hydra compose per call (what every call paid before the
+   composed base was reused), measured side by side in this process.
+2. `dream run` as a whole process for 700 ms of VR Gaming on setting J (dual_4k_ws_os),
+   median of several runs, next to `python -c pass` and to the imports alone.
+3. (--estimates) For built-in specs of 10 to 1,400 points: the `--dry-run` estimate
+   (start-up included, executor auto) against the real wall time of the same sweep.
+
+Timings on a shared machine are noisy: medians, and the machine's load is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+COMBOS = [[f"workload={w}", f"scheduler={s}"]
+          for w in ("vr_gaming", "ar_gaming", "ar_assistant", "social_interaction_a", "outdoor_activity_a")
+          for s in ("fcfs", "dream")]
+
+
+def loop_figures(calls: int = 1000) -> None:
+    """Per-call overhead of dream.simulate over 10 configurations, and a full compose for scale."""
+    import dream
+    from dream.api import run_spec
+    from dream.config import build_spec, compose_plain
+
+    extra = ["sim.duration_ms=20"]
+    for c in COMBOS:  # first call of each: compose and cost tables, once per process
+        dream.simulate(c + extra)
+    per_seed = calls // len(COMBOS)
+    overhead, total, sim = [], 0.0, 0.0
+    t_all = time.perf_counter()
+    for seed in range(per_seed):
+        for c in COMBOS:
+            t0 = time.perf_counter()
+            cfg, _ = compose_plain(c + extra + [f"sim.seed={seed}"])
+            spec = build_spec(cfg)
+            t1 = time.perf_counter()
+            res = run_spec(spec)
+            t2 = time.perf_counter()
+            overhead.append(t1 - t0)
+            sim += t2 - t1
+            total += res.summary["wall_s"]
+    wall = time.perf_counter() - t_all
+    n = per_seed * len(COMBOS)
+    # the old way for scale: a full Hydra compose per call
+    from hydra import compose, initialize_config_dir
+
+    from dream.config import CONF_DIR
+
+    full = []
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        for seed in range(10):
+            t0 = time.perf_counter()
+            compose(config_name="config", overrides=COMBOS[seed % len(COMBOS)] + extra + [f"sim.seed={seed}"])
+            full.append(time.perf_counter() - t0)
+    print(f"dream.simulate x {n} over {len(COMBOS)} configurations: {wall:.1f} s")
+    print(f"  compose + validation per call: median {statistics.median(overhead) * 1e3:.2f} ms, "
+          f"mean {statistics.mean(overhead) * 1e3:.2f} ms (target <= 10 ms)")
+    print(f"  run_spec per call: {sim / n * 1e3:.1f} ms (the engine's own loop {total / n * 1e3:.1f} ms)")
+    print(f"  a full Hydra compose per call instead: median {statistics.median(full) * 1e3:.1f} ms "
+          f"-> {statistics.median(full) / statistics.median(overhead):.0f}x the reused base")
+
+
+def _time(cmd: list[str], cwd: str, runs: int) -> tuple[float, float]:
+    """Median wall and median CPU (user+sys of the child) of a command, in seconds."""
+    walls, cpus = [], []
+    for _ in range(runs):
+        before = os.times()
+        t0 = time.perf_counter()
+        subprocess.run(cmd, cwd=cwd, check=True, capture_output=True)
+        walls.append(time.perf_counter() - t0)
+        after = os.times()
+        cpus.append((after.children_user - before.children_user) + (after.children_system - before.children_system))
+    return statistics.median(walls), statistics.median(cpus)
+
+
+def process_figures(runs: int = 7) -> None:
+    """`dream run` as a whole process (700 ms of VR Gaming on setting J), with baselines."""
+    with tempfile.TemporaryDirectory() as tmp:
+        run = [PY, "-m", "dream.cli", "run", "workload=vr_gaming", "hardware=dual_4k_ws_os",
+               "sim.duration_ms=700", f"output={tmp}/run"]
+        rows = [
+            ("python -c pass", [PY, "-c", "pass"]),
+            ("imports of dream run (numpy, pandas, hydra, the simulator)",
+             [PY, "-c", "import dream.api, dream.rundir, dream.sweep.resolve, hydra.compose"]),
+            ("dream run (700 ms of vr_gaming on J)", run),
+        ]
+        _time(run, tmp, 1)  # warm the file cache
+        print(f"whole processes, median of {runs} (load average {os.getloadavg()[0]:.1f} on "
+              f"{os.cpu_count()} CPUs):")
+        for label, cmd in rows:
+            wall, cpu = _time(cmd, tmp, runs)
+            print(f"  {label:<60} wall {wall:.3f} s  cpu {cpu:.3f} s")
+    print("  target: dream run under 0.4 s (XRBench-MAESTRO's whole C++ process: 1.9 s)")
+
+
+SPECS = ["example", "demo", "tune_dream", "dream_ablation", "schedulers", "paper"]
+
+
+def estimate_figures(specs: list[str]) -> None:
+    """--dry-run's estimate (executor auto) against the real wall time of the same sweep."""
+    print(f"{'spec':<16}{'points':>7}  {'executor':<9}{'estimate s':>11}{'real s':>9}{'ratio':>7}")
+    for name in specs:
+        with tempfile.TemporaryDirectory() as tmp:
+            base = [PY, "-m", "dream.cli", "sweep", name, "--out", f"{tmp}/o", "--no-progress"]
+            dry = subprocess.run(base + ["--dry-run"], capture_output=True, text=True, check=True, cwd=tmp)
+            est = float(re.search(r"estimated time: ([\d.]+) s", dry.stdout).group(1))
+            kind = re.search(r"executor (\w+)", dry.stdout).group(1)
+            points = int(re.search(r": (\d+) points", dry.stdout).group(1))
+            real = subprocess.run(base, capture_output=True, text=True, cwd=tmp)
+            assert real.returncode == 0, real.stdout + real.stderr
+            wall = float(re.search(r"ran in ([\d.]+) s", real.stdout).group(1))
+            print(f"{name:<16}{points:>7}  {kind:<9}{est:>11.1f}{wall:>9.1f}{est / wall:>7.2f}", flush=True)
+
+
+def main() -> None:
+    """Print the figures."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--estimates", action="store_true", help="also compare --dry-run estimates with real sweeps")
+    p.add_argument("--specs", nargs="*", default=SPECS, help="specs for --estimates")
+    p.add_argument("--calls", type=int, default=1000)
+    a = p.parse_args()
+    loop_figures(a.calls)
+    process_figures()
+    if a.estimates:
+        estimate_figures(a.specs)
+
+
+if __name__ == "__main__":
+    main()
