@@ -54,8 +54,17 @@ DSE_KEYS = ["hardware.total_pes", "hardware.first_share", "hardware.mix", "sched
 
 def grid(spec: str, out: Path) -> pd.DataFrame:
     """Run a sweep spec serially (skipping stored points) and return its ok rows."""
-    rep = run_sweep(SweepOptions(spec=spec, executor="serial", out=str(out), progress=False),
-                    out_stream=io.StringIO())
+    from dream.dataset import DatasetError
+
+    while True:
+        try:
+            rep = run_sweep(SweepOptions(spec=spec, executor="serial", out=str(out), progress=False),
+                            out_stream=io.StringIO())
+            break
+        except DatasetError as exc:  # another bench process is running this grid: wait for it
+            if "another dream process" not in str(exc):
+                raise
+            time.sleep(10)
     print(f"  grid {spec}: {rep.points} points ({rep.ran} simulated now) in {rep.wall_s:.0f} s",
           flush=True)
     df = read_dataset(out)
@@ -136,7 +145,7 @@ def front_within(spec: Any, study: Any, budget_s: float) -> np.ndarray:
     return np.array(vals, dtype=float).reshape(-1, len(spec.objectives))
 
 
-def part_tune(root: Path, seeds: int) -> None:
+def part_tune(root: Path, seeds: int, only: list[str] | None = None) -> None:
     print("== tune_dream space: best geometric-mean UXCost by budget ==", flush=True)
     df = grid("tune_dream", root / "grid_tune_dream")
     per_set = geomean_by(df, TUNE_KEYS, "uxcost")
@@ -150,6 +159,8 @@ def part_tune(root: Path, seeds: int) -> None:
         "tpe": {"sampler": "tpe"},
         "tpe+fidelity": {"sampler": "tpe", "fidelity": {"sim.seed": [1, 3]}, "pruner": "sha"},
     }
+    if only:
+        methods = {m: c for m, c in methods.items() if m in only}
     results: dict[str, list[list[float]]] = {m: [] for m in methods}
     for name, changes in methods.items():
         for seed in range(seeds):
@@ -197,7 +208,7 @@ def part_choice(root: Path, seeds: int) -> None:
           f"{', '.join(map(str, saved))}")
 
 
-def part_dse(root: Path, seeds: int) -> None:
+def part_dse(root: Path, seeds: int, only: list[str] | None = None) -> None:
     print("\n== DSE space (UXCost, energy, PEs): hypervolume at 30% of the grid's simulations ==",
           flush=True)
     df = grid("dse", root / "grid_dse")
@@ -213,7 +224,7 @@ def part_dse(root: Path, seeds: int) -> None:
     for design, row in per[non_dominated(pts)].iterrows():
         print(f"    grid front: {dict(zip(DSE_KEYS, design))}: uxcost {row['uxcost']:.4f}, "
               f"energy {row['energy_mj']:.0f} mJ")
-    ratios: dict[str, list[float]] = {"tpe": [], "random": []}
+    ratios: dict[str, list[float]] = {m: [] for m in (only or ["tpe", "random"])}
     for name in ratios:
         for seed in range(seeds):
             tag = f"dse_{name}_s{seed}"
@@ -231,6 +242,9 @@ def main() -> None:
     p.add_argument("--seeds", type=int, default=5, help="search seeds per method")
     p.add_argument("--out", default="outputs/bench_search", help="datasets (reused by a rerun)")
     p.add_argument("--parts", default="tune,choice,dse", help="which parts, comma-separated")
+    p.add_argument("--methods", default=None,
+                   help="only these searches (comma-separated: random, tpe, tpe+fidelity); "
+                   "lets several processes share the work")
     a = p.parse_args()
     root = Path(a.out)
     rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
@@ -238,12 +252,12 @@ def main() -> None:
     t0 = time.perf_counter()
     for part in a.parts.split(","):  # in the order given
         if part == "tune":
-            part_tune(root, a.seeds)
+            part_tune(root, a.seeds, a.methods.split(",") if a.methods else None)
         elif part == "choice":
             grid("tune_dream", root / "grid_tune_dream")  # stored points are skipped
             part_choice(root, a.seeds)
         elif part == "dse":
-            part_dse(root, a.seeds)
+            part_dse(root, a.seeds, a.methods.split(",") if a.methods else None)
         else:
             raise SystemExit(f"unknown part {part!r}; parts: tune, choice, dse")
     print(f"\ntotal {time.perf_counter() - t0:.0f} s")
