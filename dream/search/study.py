@@ -20,15 +20,14 @@ from __future__ import annotations
 import math
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
 from dream.dataset import (DatasetLock, claim, read_dataset, read_metadata, remove_temp_files,
                            write_metadata)
 from dream.errors import ConfigError
-from dream.search.spec import SearchParam, SearchSpec, load_search_spec
-from dream.sweep.keys import canonical_json
+from dream.search.spec import SearchSpec, load_search_spec
 from dream.sweep.plan import make_plan
 from dream.sweep.resolve import Resolver
 from dream.sweep.spec import Param, SweepSpec
@@ -646,7 +645,3 @@ def load_for_best(opts: SearchOptions) -> tuple[SearchSpec, Any]:
     out = (Path(opts.out) if opts.out else default_out(spec)).absolute()
     return spec, open_study(spec, out, create=False)
 
-
-def canonical(values: dict[str, Any]) -> str:
-    """A parameter set as canonical text (to spot repeats)."""
-    return canonical_json(values)
