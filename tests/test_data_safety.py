@@ -304,12 +304,12 @@ def test_a_broken_spec_file_is_named(work, text, needle):
 
 @pytest.fixture()
 def tiny_disk(tmp_path):
-    """A 256 KiB tmpfs (root only): a disk that fills up during a sweep."""
+    """A 96 KiB tmpfs (root only): a disk that fills up during a sweep."""
     if os.geteuid() != 0 or not shutil.which("mount"):
         pytest.skip("mounting a tmpfs needs root")
     mnt = tmp_path / "disk"
     mnt.mkdir()
-    res = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)],
+    res = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=96k", "tmpfs", str(mnt)],
                          capture_output=True, text=True)
     if res.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {res.stderr.strip()}")
