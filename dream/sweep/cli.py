@@ -99,6 +99,10 @@ def cmd_sweep(args: list[str]) -> None:
         sys.exit(1)
     if report.write_error:
         print(f"dream sweep: error: {report.write_error}", file=sys.stderr)
+    if report.interrupted:
+        how = "terminated (SIGTERM)" if report.signal == 15 else "interrupted"
+        print(f"dream sweep: {how}; the rows finished so far are stored, the same command "
+              "continues from them", file=sys.stderr)
     sys.exit(report.exit_code)
 
 

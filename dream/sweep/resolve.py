@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
+import yaml
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from dream.config import SearchPath, as_search_path, build_spec, hydra_context, one_line
@@ -27,6 +28,25 @@ from dream.sweep.spec import Param, SweepSpec
 IDENTITY_GROUPS = ("workload", "hardware", "scheduler")
 _MISSING = object()
 
+
+
+def broken_config_file(exc: Exception, sp: SearchPath) -> tuple[str, str]:
+    """(file, what is wrong) for a config YAML Hydra could not load: syntax error or not UTF-8."""
+    import yaml
+
+    mark = getattr(exc, "problem_mark", None)
+    if mark is not None:
+        problem = getattr(exc, "problem", None) or one_line(str(exc))
+        return str(mark.name), f"line {mark.line + 1}: YAML syntax error: {problem}"
+    for d in sp.dirs:  # Hydra does not say which file failed to decode: find it
+        for f in sorted(Path(d).rglob("*.yaml")):
+            try:
+                f.read_bytes().decode("utf-8")
+            except UnicodeDecodeError as bad:
+                return str(f), f"not UTF-8 text (byte {bad.start})"
+            except OSError:
+                continue
+    return "config", one_line(str(exc))
 
 @dataclass
 class Combination:
@@ -186,8 +206,13 @@ class Resolver:
             with open_dict(cfg):
                 del cfg["hydra"]
             base = OmegaConf.to_container(cfg, resolve=True)
-        except (HydraException, OmegaConfBaseException) as exc:
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:  # a config file itself is broken
+            raise ConfigError(*broken_config_file(exc, self.search_path)) from None
+        except (HydraException, OmegaConfBaseException, ValueError, TypeError) as exc:
+            # ValueError, TypeError: Hydra's own for a group given a number or a list of them
             detail = one_line(str(exc))
+            if isinstance(exc, (ValueError, TypeError)):
+                detail = f"cannot compose {' '.join(overrides)}: {detail}"
             if self.where == "overrides":  # dream.compose: the user's own overrides
                 raise ConfigError("overrides", detail) from None
             raise ConfigError("overrides", f"{' '.join(overrides)}: {detail}") from None
