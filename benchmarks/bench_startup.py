@@ -116,7 +116,8 @@ SPECS = ["example", "demo", "tune_dream", "dream_ablation", "schedulers", "paper
 
 def estimate_figures(specs: list[str]) -> None:
     """--dry-run's estimate (executor auto) against the real wall time of the same sweep."""
-    print(f"{'spec':<16}{'points':>7}  {'executor':<9}{'estimate s':>11}{'real s':>9}{'ratio':>7}")
+    print(f"{'spec':<16}{'points':>7}  {'dry-run says':<13}{'estimate s':>11}  {'real run':<10}{'real s':>8}"
+          f"{'ratio':>7}")
     for name in specs:
         with tempfile.TemporaryDirectory() as tmp:
             base = [PY, "-m", "dream.cli", "sweep", name, "--out", f"{tmp}/o", "--no-progress"]
@@ -126,8 +127,10 @@ def estimate_figures(specs: list[str]) -> None:
             points = int(re.search(r": (\d+) points", dry.stdout).group(1))
             real = subprocess.run(base, capture_output=True, text=True, cwd=tmp)
             assert real.returncode == 0, real.stdout + real.stderr
-            wall = float(re.search(r"ran in ([\d.]+) s", real.stdout).group(1))
-            print(f"{name:<16}{points:>7}  {kind:<9}{est:>11.1f}{wall:>9.1f}{est / wall:>7.2f}", flush=True)
+            m = re.search(r"ran in ([\d.]+) s (in this process|on Ray)?", real.stdout)
+            wall, used = float(m.group(1)), ("ray" if m.group(2) == "on Ray" else "serial")
+            print(f"{name:<16}{points:>7}  {kind:<13}{est:>11.1f}  {used:<10}{wall:>8.1f}{est / wall:>7.2f}",
+                  flush=True)
 
 
 def main() -> None:

@@ -302,3 +302,25 @@ def test_energy_dvr_confidence_bars_do_not_cross_below_zero():
                           "norm_ci": [0.9]})
     fig = normalised_bars(table, pd.DataFrame({"label": ["a"], "geomean": [0.2]}), ["a"], "b", "t")
     assert _whiskers(fig.axes[0])[:, 1].min() >= 0.0
+
+
+def test_swept_null_end_to_end(tmp_path):
+    # the example as a user meets it: sweep first_share over null,0.25, then report
+    import subprocess
+    import sys
+
+    spec = tmp_path / "nulls.yaml"
+    spec.write_text("name: nulls\noverrides: [hardware=pe_budget, sim.duration_ms=30]\ngrid:\n"
+                    "  hardware.first_share: null,0.25\n  scheduler: fcfs,dream\n  sim.seed: 0,1\n")
+
+    def dream(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "dream.cli", *args], capture_output=True,
+                              text=True, timeout=300, cwd=tmp_path)
+
+    p = dream("sweep", str(spec), "--executor", "serial", "--no-progress", "--out", "ds")
+    assert p.returncode == 0, p.stderr
+    p = dream("report", "ds", "--out", "rep")
+    assert p.returncode == 0, p.stderr
+    text = (tmp_path / "rep" / "report.md").read_text()
+    assert "simulations: 8 ok, 0 failed" in text
+    assert "settings: pe_budget first_share=null, pe_budget first_share=0.25" in text

@@ -125,7 +125,7 @@ def test_shipped_search_specs_validate():
         spec = load_search_spec(name)
         validate(spec)
         assert len(spec.sweep) == 9
-    assert [o.label for o in load_search_spec("search_dse").objectives] == ["uxcost", "energy_mj"]
+    assert [o.label for o in load_search_spec("search_dse").objectives] == ["uxcost", "energy_mj", "hardware.total_pes"]
 
 
 # -- running -----------------------------------------------------------------------------

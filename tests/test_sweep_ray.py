@@ -77,9 +77,10 @@ def test_local_ray_gives_the_serial_rows(spec_file, serial_rows, tmp_path):
     got = rows(out)
     assert len(got) == 24 and got["run_key"].is_unique
     pd.testing.assert_frame_equal(got, serial_rows)
-    # both workers took chunks, and each worker process kept running chunks (warm caches)
+    # both workers took chunks, and a worker process ran several (its caches stay warm); how
+    # evenly they share depends on the load of the machine, so no more is asserted
     workers = read_dataset(out)["worker"].value_counts()
-    assert len(workers) == 2 and (workers > 3).all()
+    assert len(workers) == 2 and workers.max() > 3
 
 
 def _ray(*args: str, extra_env: dict | None = None) -> subprocess.CompletedProcess:

@@ -323,11 +323,12 @@ def test_exponent_list_runs_as_numbers(tmp_path):
     import pandas as pd
 
     f = tmp_path / "exp.yaml"
-    f.write_text("name: exp\noverrides: [sim.duration_ms=20]\ngrid:\n  sim.warmup_ms: [1e0, 2e0]\n")
+    # the example: refused before as "must be a number, got '1e2'"
+    f.write_text("name: exp\noverrides: [workload=ar_gaming]\ngrid:\n  sim.duration_ms: [1e2, 2e2]\n")
     out = _cli(["sweep", str(f), "--executor", "serial", "--no-progress", "--out", str(tmp_path / "o")], ROOT)
     assert out.returncode == 0, out.stderr
     df = pd.read_parquet(tmp_path / "o")
-    assert sorted(df["sim.warmup_ms"]) == [1.0, 2.0] and df["sim.warmup_ms"].dtype == float
+    assert sorted(df["sim.duration_ms"]) == [100.0, 200.0] and df["sim.duration_ms"].dtype == float
 
 
 # -- a spec of 10 million points: streamed, counted, confirmed ----------------------------
@@ -392,3 +393,12 @@ def test_huge_spec_dry_run_answers_in_seconds_and_a_run_needs_max_points(tmp_pat
 def test_max_points_also_caps_small_specs(tmp_path):
     out = _cli(["sweep", "smoke", "--max-points", "3", "--out", str(tmp_path / "o")], ROOT)
     assert out.returncode == 2 and "16 points, more than --max-points 3" in out.stderr
+
+
+def test_submit_passes_max_points_on_to_the_job():
+    from dream.sweep.submit import _passthrough, submit_parser
+
+    ns = submit_parser().parse_args(["huge", "--max-points", "10000000"])
+    args = _passthrough(ns)
+    assert args[args.index("--max-points") + 1] == "10000000"
+    assert "--max-points" not in _passthrough(submit_parser().parse_args(["smoke"]))

@@ -562,8 +562,11 @@ def analyse(flow: Dataflow, dims: Mapping[str, np.ndarray], stride: np.ndarray, 
     occ = OCC[r, li]
     lv = LV[r]
     P = len(lv)
-    g = (lv[:, None], J[None, :], li[:, None])
-    sz, of, dv, un, ie = SZ[g], OF[g], DV[g], UN[g], IE[g]
+    # one gather of every per-(level, position, layer) quantity at the pairs
+    flat = ((lv * m)[:, None] + J[None, :]) * L + li[:, None]  # (P, m)
+    stacked = np.stack([SZ, OF, DV, UN, IE]).reshape(5, -1)
+    sz, of, dv, un, ie = stacked[:, flat]
+    un, ie = un.astype(bool), ie.astype(bool)
     dg = CS[r]
     prime = PRIME[r]
     sp = pl.sp[lv]
@@ -599,26 +602,29 @@ def analyse(flow: Dataflow, dims: Mapping[str, np.ndarray], stride: np.ndarray, 
     # tensor loads with reuse (GetPELoadVolume, GetSpatialLoadVolume), both tensors at once:
     # a load is a product over the tensor's dimensions; spatial maps give their mapped
     # (first PE) or unique (other PEs) size, temporal maps a full-mapped or a reuse size
-    cpl = pl.cpl[:, lv]  # (2, P, m)
-    hsp = pl.hsp[:, lv]  # (2, P)
-    shape = cpl.shape
-    ct = cpl & ~sp
-    cs = cpl & sp
+    rows2 = rows[:, None]
     uniq = np.minimum(sz, of)
     tm = np.where(ie, np.fmod(dv, of), sz)
     vt = np.where(J[None, :] == prime[:, None], uniq, np.where(is_unroll, dv, sz))
     qual = ~is_unroll & (~is_init | (prime[:, None] > J[None, :]))
-    tprime = np.max(np.broadcast_to(J, shape), axis=2, where=cpl & qual, initial=-1)
-    full_unroll = np.all(np.broadcast_to(is_unroll, shape), axis=2, where=cpl)
-    t_full = np.prod(np.broadcast_to(tm, shape), axis=2, where=ct)
-    t_vol = np.prod(np.broadcast_to(vt, shape), axis=2, where=ct)
-    s_first = np.prod(np.broadcast_to(sz, shape), axis=2, where=cs)
-    s_other = np.prod(np.broadcast_to(uniq, shape), axis=2, where=cs)
-    keep = (prime == -1) | (~full_unroll & ((tprime == -1) | (tprime == prime)))
-    t_part = np.where(keep, np.where((prime == -1) | (tprime == -1), t_full, t_vol), 0)
-    pe1 = t_part * s_first
-    load = pe1 + np.where(hsp & (active > 1), (active - 1) * t_part * s_other, 0)
-    ingress = load.sum(axis=0)
+    # per position: (first-PE full, other-PE full, first-PE reuse, other-PE reuse) sizes
+    vals = np.stack([np.where(sp, sz, tm), np.where(sp, uniq, tm),
+                     np.where(sp, sz, vt), np.where(sp, uniq, vt)])  # (4, P, m)
+    load = np.zeros(P, I64)
+    pe1_sum = np.zeros(P, I64)
+    for t, (_, coupled) in enumerate(TENSORS_IN):
+        at = pl.pos[lv][:, [_CODE[v] for v in coupled]]  # (P, k) positions of its dimensions
+        v = vals[:, rows2, at].prod(axis=2)  # (4, P)
+        tprime = np.where(qual[rows2, at], at, -1).max(axis=1)
+        full_unroll = is_unroll[rows2, at].all(axis=1)
+        keep = (prime == -1) | (~full_unroll & ((tprime == -1) | (tprime == prime)))
+        use_full = (prime == -1) | (tprime == -1)
+        pe1 = np.where(keep, np.where(use_full, v[0], v[2]), 0)
+        pe0 = np.where(keep, np.where(use_full, v[1], v[3]), 0)
+        hsp = pl.hsp[t][lv]
+        load = load + pe1 + np.where(hsp & (active > 1), (active - 1) * pe0, 0)
+        pe1_sum = pe1_sum + pe1
+    ingress = load
     # runtime, innermost level first: a level's compute delay is its sub-cluster's runtime
     head = hops * hop_latency
     bw = np.asarray(int(noc_bw), I64)
@@ -641,7 +647,7 @@ def analyse(flow: Dataflow, dims: Mapping[str, np.ndarray], stride: np.ndarray, 
         return np.bincount(t_li, weights=w, minlength=L)
 
     l2_reads = top(t_occ * ingress[:b])
-    l1_writes = top(t_occ * (pe1[:, :b].sum(axis=0) * t_act + t_psum))
+    l1_writes = top(t_occ * (pe1_sum[:b] * t_act + t_psum))
     l1_reads = top(t_occ * (2 * t_act * t_psum + t_psum - 1))
     computations = top(t_occ * ((t_act - 1) * t_psum + psum_e[:b]))
     l2_req = top(np.where(FIRST[r[:b]] & (t_occ != 0), 2 * (ingress[:b] + target[:b]), 0))

@@ -8,7 +8,7 @@ from typing import Any, Mapping, Sequence
 from dream.errors import ConfigError
 from dream.hardware.dataflow import available_dataflows, load_dataflow
 from dream.hardware.spec import DATAFLOWS, Accelerator, System
-from dream.validation import finite_number
+from dream.validation import finite_number, sequence
 
 _ACC_FIELDS = ("name", "dataflow", "num_pes", "noc_bw", "offchip_bw", "clock_ghz", "l1_kib", "l2_kib")
 
@@ -71,7 +71,7 @@ def system_from_config(cfg: Mapping[str, Any], path: str = "hardware",
         raise ConfigError(f"{path}.accelerators", "a system needs at least one sub-accelerator")
     offchip = _positive(cfg.get("offchip_bw", 128.0), f"{path}.offchip_bw")
     accs = []
-    for i, raw in enumerate(raw_accs):
+    for i, raw in enumerate(sequence(f"{path}.accelerators", raw_accs, "a list of sub-accelerators")):
         ap = f"{path}.accelerators[{i}]"
         if not isinstance(raw, Mapping):
             raise ConfigError(ap, f"a sub-accelerator is a mapping with fields {list(_ACC_FIELDS)}")

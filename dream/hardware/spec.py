@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from dream.errors import ConfigError
-from dream.hardware.dataflow import Dataflow, load_dataflow
+from dream.hardware.dataflow import BUILTIN_NAMES, Dataflow, load_dataflow
 
 # the built-in dataflows (dream/conf/dataflow); a user adds more as files
-DATAFLOWS = ("WS", "OS", "RS")
+DATAFLOWS = BUILTIN_NAMES
 
 
 @dataclass(frozen=True)

@@ -237,15 +237,17 @@ def parse_search_param(key: Any, raw: Any, conf_dir: ConfDirs = None) -> SearchP
     return p
 
 
-def parse_objective(raw: Any) -> Objective:
-    """`metric` (minimised) or `-metric` (maximised): a headline, task.* or acc.* summary metric."""
+def parse_objective(raw: Any, params: tuple[SearchParam, ...] = ()) -> Objective:
+    """`metric` (minimised) or `-metric` (maximised): a headline, task.* or acc.* summary
+    metric, or a numeric searched parameter (a cost such as hardware.total_pes)."""
     if not isinstance(raw, str) or not raw.strip("-"):
         raise ConfigError("search.objectives", f"entries are metric names like uxcost or -xrbench_score, got {raw!r}")
     metric = raw[1:] if raw.startswith("-") else raw
-    if metric not in METRIC_COLUMNS and not metric.startswith(("task.", "acc.")):
+    numeric = {p.key for p in params if p.column_kind() in ("int", "float")}
+    if metric not in METRIC_COLUMNS and not metric.startswith(("task.", "acc.")) and metric not in numeric:
         raise ConfigError("search.objectives", f"unknown metric {metric!r}; allowed: "
-                          f"{', '.join(METRIC_COLUMNS)}, task.<T>.<metric>, acc.<A>.utilization "
-                          "(prefix - to maximise)")
+                          f"{', '.join(METRIC_COLUMNS)}, task.<T>.<metric>, acc.<A>.utilization, "
+                          "a numeric searched parameter (prefix - to maximise)")
     return Objective(metric, raw.startswith("-"))
 
 
@@ -290,7 +292,7 @@ def parse_search_spec(raw: Any, path: str | None = None, default_name: str | Non
         objs_raw = [objs_raw]
     if not isinstance(objs_raw, list) or not objs_raw:
         raise ConfigError("search.objectives", "must be a non-empty list of metrics, e.g. [uxcost, energy_mj]")
-    objectives = tuple(parse_objective(o) for o in objs_raw)
+    objectives = tuple(parse_objective(o, params) for o in objs_raw)
     if len({o.metric for o in objectives}) != len(objectives):
         raise ConfigError("search.objectives", f"a metric appears twice in {objs_raw}")
 

@@ -20,15 +20,14 @@ from __future__ import annotations
 import math
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
 from dream.dataset import (DatasetLock, claim, read_dataset, read_metadata, remove_temp_files,
                            write_metadata)
 from dream.errors import ConfigError
-from dream.search.spec import SearchParam, SearchSpec, load_search_spec
-from dream.sweep.keys import canonical_json
+from dream.search.spec import SearchSpec, load_search_spec
 from dream.sweep.plan import make_plan
 from dream.sweep.resolve import Resolver
 from dream.sweep.spec import Param, SweepSpec
@@ -248,7 +247,8 @@ class Evaluator:
         # run_key -> {"status", objective metrics...}: the stored rows, then each new one
         self.rows: dict[str, dict[str, Any]] = {}
         self._cost: dict[str, float] = {}   # run_key -> simulated seconds
-        metrics = [o.metric for o in spec.objectives]
+        searched = {p.key for p in spec.params}
+        metrics = [o.metric for o in spec.objectives if o.metric not in searched]
         if out.exists():
             df = read_dataset(out, columns=["run_key", "status"] + metrics)
             for rec in df.to_dict("records"):
@@ -305,7 +305,7 @@ class Evaluator:
                     self.report.failed_sims += r["status"] != "ok"
         return keys
 
-    def value(self, keys: list[str]) -> tuple[list[float] | None, str | None]:
+    def value(self, keys: list[str], params: dict[str, Any]) -> tuple[list[float] | None, str | None]:
         """The objectives over a trial's rows (geometric or arithmetic mean), or why not."""
         recs = [self.rows[k] for k in keys]
         bad = [r for r in recs if r.get("status") != "ok"]
@@ -313,6 +313,9 @@ class Evaluator:
             return None, f"{len(bad)} simulation(s) failed"
         out = []
         for o in self.spec.objectives:
+            if o.metric in params:  # a searched parameter: the design's own cost
+                out.append(float(params[o.metric]))
+                continue
             vals = [r.get(o.metric) for r in recs]
             if any(v is None or (isinstance(v, float) and math.isnan(v)) for v in vals):
                 return None, f"metric {o.metric!r} missing from a summary"
@@ -538,7 +541,7 @@ def _evaluate(study: Any, spec: SearchSpec, ev: Evaluator, batch: list[Any],
             # record the rows before telling: `spent` counts them even if we die right after
             t.set_user_attr(ATTR_ROWS, [[k, s] for k, s in used[t.number].items()])
             t.set_user_attr(ATTR_RUNG, rung)
-            values, why = ev.value(ks)
+            values, why = ev.value(ks, trial_values(spec, t))
             label = f"trial {t.number}"
             if values is None:
                 study.tell(t, state=TrialState.FAIL)
@@ -619,7 +622,7 @@ def best_lines(study: Any, spec: SearchSpec) -> list[str]:
     if not best:
         return ["no completed trial yet"]
     head = "best trial" if len(best) == 1 else f"Pareto front ({len(best)} trials)"
-    out.append(f"{head} ({spec.aggregate} over the {len(spec.sweep)} grid points: {grid_text(spec)}):")
+    out.append(f"{head} (metrics: {spec.aggregate} over the {len(spec.sweep)} grid points {grid_text(spec)}):")
     for t in best:
         shown = ", ".join(f"{o.label} {v:.5g}" for o, v in zip(spec.objectives, t.values))
         out.append(f"trial {t.number}: {shown}")
@@ -642,7 +645,3 @@ def load_for_best(opts: SearchOptions) -> tuple[SearchSpec, Any]:
     out = (Path(opts.out) if opts.out else default_out(spec)).absolute()
     return spec, open_study(spec, out, create=False)
 
-
-def canonical(values: dict[str, Any]) -> str:
-    """A parameter set as canonical text (to spot repeats)."""
-    return canonical_json(values)

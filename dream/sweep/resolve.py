@@ -208,8 +208,11 @@ class Resolver:
             base = OmegaConf.to_container(cfg, resolve=True)
         except (yaml.YAMLError, UnicodeDecodeError) as exc:  # a config file itself is broken
             raise ConfigError(*broken_config_file(exc, self.search_path)) from None
-        except (HydraException, OmegaConfBaseException) as exc:
+        except (HydraException, OmegaConfBaseException, ValueError, TypeError) as exc:
+            # ValueError, TypeError: Hydra's own for a group given a number or a list of them
             detail = one_line(str(exc))
+            if isinstance(exc, (ValueError, TypeError)):
+                detail = f"cannot compose {' '.join(overrides)}: {detail}"
             if self.where == "overrides":  # dream.compose: the user's own overrides
                 raise ConfigError("overrides", detail) from None
             raise ConfigError("overrides", f"{' '.join(overrides)}: {detail}") from None

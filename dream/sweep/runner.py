@@ -540,7 +540,10 @@ class _Stop(Exception):
 
 def _summarise(report: SweepReport, plan: Plan, say: Any) -> None:
     files = len(parquet_files(report.out)) if report.out.exists() else 0
-    say(f"{report.ran} ran in {report.wall_s:.1f} s ({report.ok} ok, {report.failed} failed), "
+    how = ""
+    if report.executor:
+        how = " in this process" if report.executor == "serial" else f" on Ray ({report.workers} workers)"
+    say(f"{report.ran} ran in {report.wall_s:.1f} s{how} ({report.ok} ok, {report.failed} failed), "
         f"{report.skipped} already stored; dataset {report.out}/ ({files} files)")
     if report.interrupted:
         say("interrupted: rows finished so far are stored; run the same command again to continue")

@@ -12,6 +12,7 @@ Points are small tuples so a 100,000-point study expands in a few megabytes.
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 import random
 import re
@@ -119,8 +120,8 @@ class ArithmeticValues(Sequence):
     same values in reverse order (a sorted range that counted the other way).
     """
 
-    start: Decimal
-    step: Decimal
+    start: Decimal | int  # ints for an integer range
+    step: Decimal | int
     n: int
     kind: str          # "int" or "float": the type of every value
     flip: bool = False
@@ -137,16 +138,18 @@ class ArithmeticValues(Sequence):
         if step == 0:
             raise ConfigError(where, f"range({start},{stop},{step}): the step must not be 0")
         kind = "int" if all(isinstance(v, int) for v in (start, stop, step)) else "float"
+        order = sweep.__dict__.get(_ORDER_ATTR)
+        flip = (order == "ascending" and step < 0) or (order == "descending" and step > 0)
+        if kind == "int":  # plain int arithmetic: exact, and fast on the hot path of planning
+            return cls(start, step, len(range(start, stop, step)), kind, flip)  # type: ignore[arg-type]
         d0, d1, ds = _decimal(start), _decimal(stop), _decimal(step)
         span = (d1 - d0) / ds
         n = max(0, int(span.to_integral_value(rounding=ROUND_CEILING)))
-        order = sweep.__dict__.get(_ORDER_ATTR)
-        flip = (order == "ascending" and ds < 0) or (order == "descending" and ds > 0)
         return cls(d0, ds, n, kind, flip)
 
     def _at(self, i: int) -> int | float:
         v = self.start + (self.n - 1 - i if self.flip else i) * self.step
-        return int(v) if self.kind == "int" else float(v)
+        return v if self.kind == "int" else float(v)
 
     def __len__(self) -> int:
         return self.n
@@ -372,6 +375,10 @@ def load_spec(spec: str | Path, conf_dir: ConfDirs = None) -> SweepSpec:
     return parse_spec(raw, str(path), default_name=path.stem, conf_dir=conf_dir)
 
 
+# a key with more values than this is read by index while expanding, never listed
+_LIST_VALUES = 100_000
+
+
 def iter_points(spec: SweepSpec) -> Iterator[tuple[Any, ...]]:
     """Every point of the spec (grid product x zip rows), values aligned with spec.keys.
 
@@ -385,6 +392,13 @@ def iter_points(spec: SweepSpec) -> Iterator[tuple[Any, ...]]:
     if any(n == 0 for n in sizes) or n_zip == 0:
         return
     zip_rows = [tuple(p.values[j] for p in spec.zip) for j in range(n_zip)] if spec.zip else [()]
+    if all(n <= _LIST_VALUES for n in sizes):
+        # every key's values fit in memory: itertools.product (C) lists each key's values,
+        # not the points, and is several times faster than the odometer below
+        for g in itertools.product(*(tuple(v) for v in seqs)):
+            for z in zip_rows:
+                yield g + z
+        return
     idx = [0] * len(seqs)
     current = [v[0] for v in seqs]
     while True:
