@@ -95,8 +95,13 @@ def search_path(extra: Iterable[str | Path] = (), cwd: Path | None = None) -> Se
         if not p.is_dir():
             raise ConfigError("--config-dir", f"{str(d)!r} is not a directory")
         dirs.append(p.resolve())
-    local = (cwd or Path.cwd()) / "conf"
-    if local.is_dir():
+    try:
+        local: Path | None = (cwd or Path.cwd()) / "conf"
+    except FileNotFoundError:
+        # the working directory was removed under us (a Ray job's working_dir is unpacked
+        # again once Ray starts); `dream` put ./conf into $DREAM_CONFIG_DIRS at start-up
+        local = None
+    if local is not None and local.is_dir():
         dirs.append(local.resolve())
     dirs.append(CONF_DIR)
     return SearchPath(tuple(dict.fromkeys(dirs)))
