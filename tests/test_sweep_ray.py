@@ -178,8 +178,8 @@ def test_a_worker_killed_mid_chunk_is_retried_and_nothing_is_written_twice(tmp_p
     spec = tmp_path / "killtest.yaml"
     spec.write_text(KILL_SPEC)
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "dream.cli", "sweep", str(spec), "--workers", "2",
-                             "--chunk-size", "2", "--out", str(out), "--no-progress"],
+    proc = subprocess.Popen([sys.executable, "-m", "dream.cli", "sweep", str(spec), "--executor", "ray",
+                             "--workers", "2", "--chunk-size", "2", "--out", str(out), "--no-progress"],
                             cwd=ROOT, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     killed = None
     deadline = time.monotonic() + 120
