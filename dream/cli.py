@@ -269,6 +269,13 @@ def cmd_sweep(args: list[str]) -> None:
     run(args)
 
 
+def cmd_search(args: list[str]) -> None:
+    """`dream search`: see dream.search.cli."""
+    from dream.search.cli import cmd_search as run
+
+    run(args)
+
+
 def cmd_submit(args: list[str]) -> None:
     """`dream submit`: see dream.sweep.submit."""
     from dream.sweep.cli import cmd_submit as run
@@ -374,10 +381,46 @@ def main(argv: list[str] | None = None) -> None:
         except ConfigError as exc:
             _fail(cmd, exc)
     try:
-        COMMANDS[cmd](rest)
+        _run_interruptible(cmd, COMMANDS[cmd], rest)
     except BrokenPipeError:  # `dream list | head`: the reader left; not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(1)
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    """SIGTERM (a batch scheduler, `kill`) stops a command the way Ctrl-C does."""
+    from dream.sweep.executors import Terminated
+
+    raise Terminated()
+
+
+def _run_interruptible(cmd: str, fn: Callable[[list[str]], None], args: list[str]) -> None:
+    """Run a command; Ctrl-C or SIGTERM at any moment ends it with one line and 130 or 143.
+
+    Commands that can stop cleanly (a sweep stores its finished rows) handle the
+    interruption themselves and exit with the same codes; this is the last line of defence.
+    """
+    import signal
+
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        fn(args)
+    except KeyboardInterrupt as exc:
+        signum = int(getattr(exc, "signum", signal.SIGINT))
+        name = "terminated (SIGTERM)" if signum == signal.SIGTERM else "interrupted"
+        try:
+            print(f"dream {cmd}: {name}", file=sys.stderr, flush=True)
+        finally:
+            os._exit(128 + signum) if _ray_running() else sys.exit(128 + signum)
+
+
+def _ray_running() -> bool:
+    """Whether this process still holds a Ray connection (whose exit hooks could block)."""
+    ray = sys.modules.get("ray")
+    try:
+        return bool(ray is not None and ray.is_initialized())
+    except Exception:
+        return False
 
 
 if __name__ == "__main__":

@@ -313,7 +313,8 @@ def build_spec(cfg: "DictConfig | Mapping[str, Any]") -> RunSpec:
     work = _section(cfg, "workload")
     catalog = model_catalog(work.get("models"), "workload.models")
     scenario = scenario_from_config(work, catalog, "workload")
-    system = system_from_config(_section(cfg, "hardware"), "hardware")
+    system = system_from_config(_section(cfg, "hardware"), "hardware",
+                                dataflow_dirs=[d / "dataflow" for d in config_dirs().dirs])
     sched = _section(cfg, "scheduler")
     name = sched.pop("name", None)
     if name is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from dream.config import RunSpec
@@ -10,7 +11,13 @@ from dream.workload.layers import layer_macs
 
 
 def cost_report(spec: RunSpec) -> pd.DataFrame:
-    """One row per (task, variant, sub-accelerator): layers, GMAC, latency ms, energy mJ."""
+    """One row per (task, variant, sub-accelerator).
+
+    Columns: layers, GMAC, latency_ms, energy_mJ, utilization (MACs / (cycles x PEs)),
+    offchip_MB (global buffer <-> DRAM traffic summed over layers) and l2_req_KiB (the
+    largest per-layer global-buffer requirement); the last two are NaN when the cost
+    model does not derive them (docs/cost-model.md).
+    """
     rows = []
     for task in spec.scenario.tasks:
         model = spec.catalog[task.model]
@@ -26,5 +33,7 @@ def cost_report(spec: RunSpec) -> pd.DataFrame:
                     "latency_ms": float(t.latency_ms.sum()),
                     "energy_mJ": float(t.energy_nj.sum()) / 1e6,
                     "utilization": gmac * 1e9 / (float(t.latency_cycles.sum()) * acc.num_pes),
+                    "offchip_MB": float(t.offchip_bytes.sum()) / 1e6,
+                    "l2_req_KiB": float(np.max(t.l2_bytes)) / 1024.0,
                 })
     return pd.DataFrame(rows)

@@ -118,6 +118,22 @@ def claim(path: str | Path, kind: str = "sweep") -> Path:
     return root
 
 
+def unclaim(path: str | Path, created: bool) -> None:
+    """Undo claim() when nothing was stored (a sweep that could not start): remove the
+    marker, lock and metadata, and the directory itself if claim() created it."""
+    root = Path(path)
+    ours = {MARKER_FILE, LOCK_FILE, METADATA_FILE}
+    if not root.is_dir() or any(p.name not in ours for p in root.iterdir()):
+        return
+    for name in ours:
+        (root / name).unlink(missing_ok=True)
+    if created:
+        try:
+            root.rmdir()
+        except OSError:
+            pass
+
+
 class DatasetLock:
     """An exclusive lock on a dataset while one process writes it (fcntl.flock).
 

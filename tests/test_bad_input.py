@@ -106,6 +106,9 @@ def test_pe_budget_first_share_must_be_a_number():
     ("++workload.phases=[{at_ms: 0, active: ES}]", "workload.phases[0].active"),
     ("++workload.phases=[{at_ms: 0, fps: 3}]", "workload.phases[0].fps"),
     ("++workload.models=5", "workload.models"),
+    ("hardware.accelerators=5", "hardware.accelerators"),
+    ("sim=5", "overrides"),
+    ("workload=[1]", "overrides"),
 ])
 def test_scalar_where_a_list_is_meant_names_the_key(override, where):
     msg = error_of([override])

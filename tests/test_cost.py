@@ -14,6 +14,7 @@ from dream.cost import (
     COST_MODELS,
     AnalyticalCostModel,
     CostTable,
+    MaestroCostModel,
     TableCostModel,
     clear_cache,
     cost_table,
@@ -285,7 +286,7 @@ def test_layer_costs_shape_columns_order_and_index():
     assert list(out.columns) == ["latency_cycles", "energy_nj"]
     assert list(out.index) == [30, 10, 40, 20]
     assert out.dtypes.tolist() == [np.float64, np.float64]
-    lat, en = AnalyticalCostModel().costs(layers, acc)
+    lat, en = MaestroCostModel().costs(layers, acc)  # the default model
     np.testing.assert_array_equal(out["latency_cycles"].to_numpy(), lat[[2, 0, 3, 1]])
     np.testing.assert_array_equal(out["energy_nj"].to_numpy(), en[[2, 0, 3, 1]])
 
@@ -340,13 +341,20 @@ def test_cost_table_key_follows_layer_contents():
 
 
 def test_registry_and_make_cost_model():
-    assert set(COST_MODELS) == {"analytical", "table"}
+    assert set(COST_MODELS) == {"maestro", "analytical", "table"}
     cm = make_cost_model("analytical", {}, "cost")
     assert isinstance(cm, AnalyticalCostModel) and cm.key == AnalyticalCostModel().key
     cm = make_cost_model("analytical", {"psum_elements": 2, "noc_efficiency": 1.0}, "cost")
     assert cm.psum_elements == 2.0 and cm.noc_efficiency == 1.0
-    with pytest.raises(ConfigError, match=r"cost\.name.*'maestro'.*\['analytical', 'table'\]"):
-        make_cost_model("maestro", {}, "cost")
+    with pytest.raises(ConfigError,
+                       match=r"cost\.name.*'timeloop'.*\['analytical', 'maestro', 'table'\]"):
+        make_cost_model("timeloop", {}, "cost")
+    cm = make_cost_model("maestro", {"l2_energy": 5.0}, "cost")
+    assert isinstance(cm, MaestroCostModel) and cm.l2_energy == 5.0 and cm.key != MaestroCostModel().key
+    with pytest.raises(ConfigError, match=r"cost\.params.*'psum_elements'.*allowed"):
+        make_cost_model("maestro", {"psum_elements": 2}, "cost")
+    with pytest.raises(ConfigError, match=r"cost\.params\.mac_energy_nj"):
+        make_cost_model("maestro", {"mac_energy_nj": 0}, "cost")
     with pytest.raises(ConfigError, match=r"cost\.params.*'nope'.*allowed"):
         make_cost_model("analytical", {"nope": 1}, "cost")
     with pytest.raises(ConfigError, match=r"cost\.params\.noc_efficiency"):

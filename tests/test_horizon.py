@@ -7,11 +7,13 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from dream.config import build_spec, compose
 from dream.errors import ConfigError
 from dream.workload.scenario import TaskSpec
-from simkit import make_spec, model_from_ms, simulate_spec
+from simkit import make_spec, model_from_ms, scenarios, simulate_spec
 
 
 def test_job_finishing_exactly_at_the_horizon_is_on_time():
@@ -52,16 +54,34 @@ def test_block_ending_at_the_horizon_completes_but_nothing_starts():
     assert r.trace.start_ms.max() == 80.0 and r.trace.end_ms.max() == 85.0
 
 
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scn=scenarios(), scheduler=st.sampled_from(["fcfs", "edf", "latency_greedy"]),
+       horizon=st.sampled_from([10.0, 25.0, 40.0]), seed=st.integers(0, 100))
+def test_nothing_happens_after_the_horizon(scn, scheduler, horizon, seed):
+    tasks, models, accs = scn
+    r = simulate_spec(make_spec(tasks, models, accs, scheduler=scheduler, duration_ms=horizon,
+                                seed=seed, trace=True))
+    j, tr = r.jobs, r.trace
+    assert (j.release_ms < horizon).all()
+    assert (j.start_ms.dropna() < horizon).all()
+    assert (tr.start_ms < horizon).all() and (tr.end_ms <= horizon + 1e-9).all()
+    done = j[j.status.isin(["on_time", "late"])]
+    assert (done.finish_ms <= horizon + 1e-9).all()
+    assert (j[j.status == "dropped"].finish_ms < horizon).all()
+    # utilisation never exceeds the window
+    assert all(r.summary[f"acc.{a.name}.utilization"] <= 1 + 1e-9 for a in accs)
+
+
 @pytest.mark.parametrize("override, message", [
-    ("sim.duration_ms=inf", "sim.duration_ms: must be a finite number in (0, 3600000] ms"),
-    ("sim.duration_ms=1e12", "sim.duration_ms: must be a finite number in (0, 3600000] ms"),
-    ("sim.duration_ms=nan", "sim.duration_ms: must be a finite number in (0, 3600000] ms"),
-    ("sim.duration_ms=0", "sim.duration_ms: must be a finite number in (0, 3600000] ms"),
+    ("sim.duration_ms=inf", "sim.duration_ms: must be > 0 and <= 3600000 ms"),
+    ("sim.duration_ms=1e12", "sim.duration_ms: must be > 0 and <= 3600000 ms"),
+    ("sim.duration_ms=nan", "sim.duration_ms: must be > 0 and <= 3600000 ms"),
+    ("sim.duration_ms=0", "sim.duration_ms: must be > 0 and <= 3600000 ms"),
     ("sim.warmup_ms=nan", "sim.warmup_ms: must lie in [0, duration_ms)"),
     ("sim.warmup_ms=inf", "sim.warmup_ms: must lie in [0, duration_ms)"),
-    ("sim.context_switch_us=nan", "sim.context_switch_us: must be a finite number in [0, 1000000] us"),
-    ("sim.context_switch_us=inf", "sim.context_switch_us: must be a finite number in [0, 1000000] us"),
-    ("sim.context_switch_us=-1", "sim.context_switch_us: must be a finite number in [0, 1000000] us"),
+    ("sim.context_switch_us=nan", "sim.context_switch_us: must be >= 0 and <= 1000000 us"),
+    ("sim.context_switch_us=inf", "sim.context_switch_us: must be >= 0 and <= 1000000 us"),
+    ("sim.context_switch_us=-1", "sim.context_switch_us: must be >= 0 and <= 1000000 us"),
     ("sim.seed=-1", "sim.seed: must lie in [0, 2**63)"),
     ("sim.clock=ticks", "sim.clock: must be one of ['event', 'tick']"),
     ("sim.periods=true", "sim.periods: must be one of ['exact', 'integer_ms']"),

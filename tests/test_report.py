@@ -67,7 +67,7 @@ def report(tmp_path_factory):
     df.iloc[:9].to_parquet(ds / "part-0.parquet", index=False)
     df.iloc[9:].drop(columns=["wall_s"]).to_parquet(ds / "part-1.parquet", index=False)
     main_exit(["report", str(ds)])
-    out = ds / "report"
+    out = ds.parent / f"{ds.name}-report"  # beside the dataset, not inside it
     norm = pd.read_csv(out / "normalised.csv").set_index(["metric", "workload", "label"])
     gm = pd.read_csv(out / "geomean.csv").set_index(["metric", "label"])
     red = pd.read_csv(out / "reduction.csv").set_index("baseline")
@@ -205,3 +205,122 @@ def test_cli_errors_exit_2_with_one_message(report, tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert main_exit(["report", str(tmp_path / "empty")]) == 2
     assert "no Parquet files" in capsys.readouterr().err
+
+
+# -- a swept null is a setting; --out must be a directory; accuracy; bars never below 0 ----
+
+def _share_rows() -> pd.DataFrame:
+    # the issue's example: hardware.first_share swept over null,0.25; 2 schedulers x 2 seeds
+    rows = []
+    for share in (None, 0.25):
+        for sched in ("fcfs", "dream"):
+            for seed in (0, 1):
+                ux = (2.0 if share is None else 3.0) * (0.5 if sched == "dream" else 1.0) + seed
+                rows.append({"run_key": f"{share}-{sched}-{seed}", "status": "ok", "error": None,
+                             "workload": "w1", "hardware": "pe_budget", "scheduler": sched,
+                             "seed": seed, "sim.seed": seed, "hardware.first_share": share,
+                             "uxcost": ux, "dvr": 0.0, "energy_mj": 10.0, "xrbench_score": 50.0,
+                             "accuracy_mean": 0.95 if sched == "dream" else 1.0})
+    return pd.DataFrame(rows)
+
+
+def test_swept_null_is_its_own_setting(tmp_path):
+    _share_rows().to_parquet(tmp_path / "part-0.parquet", index=False)
+    out = tmp_path / "r"
+    assert main_exit(["report", str(tmp_path), "--out", str(out)]) == 0
+    text = (out / "report.md").read_text()
+    assert "8 ok, 0 failed" in text
+    assert "first_share=null" in text and "first_share=0.25" in text
+    assert "varied parameters: `hardware.first_share`" in text and "fixed parameters" not in text
+    norm = pd.read_csv(out / "normalised.csv")
+    ux = norm[norm["metric"] == "uxcost"].set_index(["setting", "label"])
+    assert ux.loc[("pe_budget first_share=null", "dream"), "mean"] == pytest.approx(1.5)
+    assert ux.loc[("pe_budget first_share=0.25", "dream"), "mean"] == pytest.approx(2.0)
+    assert (ux["n"] == 2).all() and len(ux) == 4
+
+
+def test_report_shows_mean_relative_accuracy_next_to_uxcost(tmp_path):
+    _share_rows().to_parquet(tmp_path / "part-0.parquet", index=False)
+    out = tmp_path / "r"
+    assert main_exit(["report", str(tmp_path), "--out", str(out)]) == 0
+    text = (out / "report.md").read_text()
+    section = text.split("## UXCost relative to")[1].split("## ")[0]
+    # per (setting, workload, scheduler): dream ran 0.95-accuracy variants, fcfs the full models
+    assert section.count("· acc 0.950") == 2 and section.count("· acc 1.000") == 2
+    norm = pd.read_csv(out / "normalised.csv")
+    acc = norm[norm["metric"] == "accuracy_mean"].set_index(["setting", "label"])
+    assert acc.loc[("pe_budget first_share=null", "dream"), "mean"] == pytest.approx(0.95)
+
+
+def test_report_out_that_is_a_file_exits_2(report, tmp_path, capsys):
+    ds = report[0]
+    f = tmp_path / "notes.txt"
+    f.write_text("mine")
+    assert main_exit(["report", str(ds), "--out", str(f)]) == 2
+    err = capsys.readouterr().err
+    assert "notes.txt" in err and "is a file" in err and "Traceback" not in err
+    assert main_exit(["report", str(ds), "--out", str(f / "sub")]) == 2
+    assert "is a file" in capsys.readouterr().err
+    assert f.read_text() == "mine"
+
+
+def test_report_out_file_exits_2_end_to_end(report, tmp_path):
+    import subprocess
+    import sys
+
+    f = tmp_path / "report.md"
+    f.write_text("mine")
+    p = subprocess.run([sys.executable, "-m", "dream.cli", "report", str(report[0]), "--out", str(f)],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2 and "Traceback" not in p.stderr and p.stderr.strip().count("\n") == 0
+    assert f.read_text() == "mine"
+
+
+def _whiskers(ax) -> np.ndarray:
+    """Every end point of the error bars drawn on an axes, as (x, y) rows."""
+    from matplotlib.collections import LineCollection
+
+    segs = [s for c in ax.collections if isinstance(c, LineCollection) for s in c.get_segments()]
+    return np.concatenate(segs) if segs else np.empty((0, 2))
+
+
+def test_energy_dvr_confidence_bars_do_not_cross_below_zero():
+    from dream.analysis.figures import energy_dvr, normalised_bars
+
+    # DVR 0.01 +- 0.05 and energy 1 +- 3: symmetric bars would reach -0.04 and -2
+    dvr = pd.DataFrame({"workload": ["w1", "w1"], "label": ["a", "b"], "mean": [0.01, 0.2],
+                        "ci": [0.05, 0.01]})
+    energy = pd.DataFrame({"workload": ["w1", "w1"], "label": ["a", "b"], "mean": [1.0, 8.0],
+                           "ci": [3.0, 0.5]})
+    fig = energy_dvr(energy, dvr, ["a", "b"], "hw")
+    pts = _whiskers(fig.axes[0])
+    assert len(pts) and pts.min() == 0.0  # clipped exactly at 0, not below
+    assert pts[:, 0].max() == pytest.approx(0.21) and pts[:, 1].max() == pytest.approx(8.5)
+    # upper bars keep the full half-width
+    assert pytest.approx(0.06) in list(pts[:, 0]) and pytest.approx(4.0) in list(pts[:, 1])
+    table = pd.DataFrame({"workload": ["w1"], "label": ["a"], "kind": ["ratio"], "norm_mean": [0.2],
+                          "norm_ci": [0.9]})
+    fig = normalised_bars(table, pd.DataFrame({"label": ["a"], "geomean": [0.2]}), ["a"], "b", "t")
+    assert _whiskers(fig.axes[0])[:, 1].min() >= 0.0
+
+
+def test_swept_null_end_to_end(tmp_path):
+    # the issue's example as a user meets it: sweep first_share over null,0.25, then report
+    import subprocess
+    import sys
+
+    spec = tmp_path / "nulls.yaml"
+    spec.write_text("name: nulls\noverrides: [hardware=pe_budget, sim.duration_ms=30]\ngrid:\n"
+                    "  hardware.first_share: null,0.25\n  scheduler: fcfs,dream\n  sim.seed: 0,1\n")
+
+    def dream(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "dream.cli", *args], capture_output=True,
+                              text=True, timeout=300, cwd=tmp_path)
+
+    p = dream("sweep", str(spec), "--executor", "serial", "--no-progress", "--out", "ds")
+    assert p.returncode == 0, p.stderr
+    p = dream("report", "ds", "--out", "rep")
+    assert p.returncode == 0, p.stderr
+    text = (tmp_path / "rep" / "report.md").read_text()
+    assert "simulations: 8 ok, 0 failed" in text
+    assert "settings: pe_budget first_share=null, pe_budget first_share=0.25" in text

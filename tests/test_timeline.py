@@ -101,3 +101,40 @@ def test_cli_without_trace_exits_2(tmp_path, capsys):
     assert "no trace.parquet" in err and "sim.trace=true" in err and "Traceback" not in err
     assert main_exit(["timeline", str(tmp_path / "nowhere")]) == 2
     assert "is not a run directory" in capsys.readouterr().err
+
+
+def _cli(*args: str):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "dream.cli", *args], capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_cli_unsupported_out_format_exits_2(fcfs_run, tmp_path):
+    p = _cli("timeline", str(fcfs_run), "--out", str(tmp_path / "x.xyz"))
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert p.stderr.strip().count("\n") == 0
+    assert "x.xyz" in p.stderr and ".png" in p.stderr and ".svg" in p.stderr
+    assert not (tmp_path / "x.xyz").exists()
+
+
+def test_cli_out_that_cannot_be_written_exits_2(fcfs_run, tmp_path, capsys):
+    (tmp_path / "adir.png").mkdir()
+    assert main_exit(["timeline", str(fcfs_run), "--out", str(tmp_path / "adir.png")]) == 2
+    assert "is a directory" in capsys.readouterr().err
+    (tmp_path / "afile").write_text("mine")
+    assert main_exit(["timeline", str(fcfs_run), "--out", str(tmp_path / "afile" / "t.png")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write" in err and "Traceback" not in err
+    assert (tmp_path / "afile").read_text() == "mine"
+    assert main_exit(["timeline", str(fcfs_run), "--start", "20", "--end", "10"]) == 2
+    assert "--start" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("suffix, magic", [(".svg", b"<?xml"), (".pdf", b"%PDF")])
+def test_cli_writes_svg_and_pdf_deterministically(fcfs_run, tmp_path, suffix, magic):
+    a, b = tmp_path / f"a{suffix}", tmp_path / f"b{suffix}"
+    assert main_exit(["timeline", str(fcfs_run), "--out", str(a)]) == 0
+    assert main_exit(["timeline", str(fcfs_run), "--out", str(b)]) == 0
+    assert a.read_bytes().startswith(magic) and a.read_bytes() == b.read_bytes()

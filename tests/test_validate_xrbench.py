@@ -5,9 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from omegaconf import OmegaConf
 
 from dream.config import CONF_DIR, build_spec, compose
+from dream.cost import AnalyticalCostModel
 from dream.errors import ConfigError
+from dream.hardware import Accelerator
+from dream.hardware.config import system_from_config
 from dream.validate import (
     SCENARIOS,
     TOL_MODEL,
@@ -51,6 +55,10 @@ def test_encodings_keep_xrbenchs_layers_and_macs():
     assert layer_macs(models["AS_ED_TCN"].layers()).sum() == 354457600
     odd = (shapes["Y"] < shapes["R"]) | (shapes["X"] < shapes["S"])
     assert int(odd.sum()) == 18
+    # the analytical model costs the 18 small layers like any other: positive and finite
+    for name in shapes.loc[odd, "model"].unique():
+        lat, en = AnalyticalCostModel().costs(models[name].layers(), Accelerator("a", "OS", 1024, noc_bw=128))
+        assert np.isfinite(lat).all() and (lat > 0).all() and (en > 0).all()
 
 
 def test_layers_smaller_than_their_kernel_get_a_one_by_one_output():
@@ -143,3 +151,21 @@ def test_validate_exits_1_when_agreement_falls_below_the_promise(capsys):
     out = capsys.readouterr().out
     assert exc.value.code == 1 and "MISMATCH" in out and "configurations: 38 (VR_gaming" in out
     assert out.rstrip().endswith("FAIL: agreement below what docs/validation.md promises")
+
+
+def test_built_in_settings_are_the_generated_xrbench_combinations_they_correspond_to():
+    """26 shipped settings are XRBench combinations: same dataflow, PEs and NoC per sub-accelerator."""
+    def sig(system):
+        return tuple((a.dataflow, a.num_pes, a.noc_bw) for a in system.accelerators)
+
+    ref = load_reference()
+    generated = {sig(xrbench_system(h, f)): (h, f)
+                 for h, f in ref[["hw_config", "dataflows"]].drop_duplicates().itertuples(index=False)}
+    matched = {}
+    for p in sorted((CONF_DIR / "hardware").glob("*.yaml")):
+        if p.stem != "pe_budget":
+            raw = OmegaConf.to_container(OmegaConf.load(p), resolve=True)
+            matched[p.stem] = generated.get(sig(system_from_config(raw, "hardware")))
+    assert matched["dual_4k_ws3_os1"] == ("Dual_4K_BigLittle", "WS_OS")
+    assert matched["dual_8k_ws1_os3"] == ("Dual_8K_LittleBig", "WS_OS")
+    assert sum(v is not None for v in matched.values()) == 26

@@ -243,27 +243,36 @@ def test_reproduces_xrbench_vr_gaming_schedule_and_score():
 
 # ------------------------------------------------------------------ overlay
 
-def test_experiment_overlay_sets_exactly_the_xrbench_settings():
-    base = OmegaConf.to_container(compose([]), resolve=True)
-    xrb = OmegaConf.to_container(compose(["+experiment=xrbench"]), resolve=True)
-
+def _changed(overrides: list[str], base: list[str] = ()) -> dict:
+    """The flattened keys whose values `overrides` change against `base`."""
     def flat(d, prefix=""):
         out = {}
         for k, v in d.items():
             out.update(flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
         return out
 
-    a, b = flat(base), flat(xrb)
-    changed = {k: b[k] for k in b if a.get(k, "<absent>") != b[k]}
-    assert changed == {
-        "scheduler.name": "latency_greedy", "scheduler.queue_order": "task_name",
-        "sim.duration_ms": 700, "sim.periods": "integer_ms", "sim.clock": "tick",
-        "sim.cascades": "gated", "sim.stop": "last_release", "sim.drop_expired": True,
-        "sim.expiry": "after_deadline",
-    }
+    a = flat(OmegaConf.to_container(compose(list(base)), resolve=True))
+    b = flat(OmegaConf.to_container(compose(list(base) + overrides), resolve=True))
     assert set(a) - set(b) == set()
-    spec = build_spec(compose(["+experiment=xrbench", "workload=ar_assistant"]))
+    return {k: b[k] for k in b if a.get(k, "<absent>") != b[k]}
+
+
+XRB_SIM = {"sim.duration_ms": 700, "sim.periods": "integer_ms", "sim.clock": "tick",
+           "sim.cascades": "gated", "sim.stop": "last_release", "sim.drop_expired": True,
+           "sim.expiry": "after_deadline"}
+
+
+def test_experiment_overlay_sets_exactly_the_xrbench_settings():
+    assert _changed(["+experiment=xrbench"]) == {
+        "scheduler.name": "latency_greedy", "scheduler.queue_order": "task_name", **XRB_SIM}
+    spec = build_spec(compose(["+experiment=xrbench", "workload=ar_assistant", "sim.duration_ms=500"]))
     assert spec.sim.clock == "tick" and spec.scenario.name == "ar_assistant"
+    assert spec.sim.duration_ms == 500  # the command line still wins
+
+
+def test_runtime_overlay_keeps_the_scheduler():
+    assert _changed(["+experiment=xrbench_runtime"], ["scheduler=dream"]) == XRB_SIM
+    assert build_spec(compose(["+experiment=xrbench_runtime", "scheduler=dream"])).scheduler == "dream"
 
 
 def test_cli_runs_the_overlay(tmp_path):

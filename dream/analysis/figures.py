@@ -8,7 +8,7 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from matplotlib import colormaps
+from matplotlib import colormaps, rc_context
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
@@ -27,11 +27,26 @@ def new_figure(**kwargs) -> Figure:
     return fig
 
 
+# file formats a figure is written in, with the metadata that would differ between runs
+# (software version, date) left out so reruns are byte-identical
+FORMATS: dict[str, dict[str, None]] = {
+    "png": {"Software": None},
+    "svg": {"Date": None, "Creator": None},
+    "pdf": {"CreationDate": None, "Creator": None, "Producer": None},
+}
+
+
 def save(fig: Figure, path: str | Path) -> Path:
-    """Write a figure as PNG; no software/date metadata, so reruns are byte-identical."""
+    """Write a figure (PNG, SVG or PDF by suffix); no software/date metadata, so reruns are byte-identical."""
     path = Path(path)
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt not in FORMATS:
+        raise ValueError(f"{path}: unsupported figure format {path.suffix!r}; use one of "
+                         f"{', '.join('.' + f for f in FORMATS)}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=DPI, metadata={"Software": None})
+    # SVG element ids are random unless salted
+    with rc_context({"svg.hashsalt": "dream"}):
+        fig.savefig(path, dpi=DPI, format=fmt, metadata=FORMATS[fmt])
     return path
 
 
@@ -52,6 +67,17 @@ def _wide_log(values: np.ndarray) -> bool:
     """Whether positive values span enough decades that a log scale reads better."""
     v = values[np.isfinite(values) & (values > 0)]
     return len(v) > 1 and v.max() / v.min() > 20
+
+
+def clipped_err(mean: np.ndarray | float, ci: np.ndarray | float) -> np.ndarray:
+    """Asymmetric error bars (2 x n) for a quantity that cannot be negative.
+
+    The upper bar is the CI half-width; the lower one stops at 0, so a DVR of 0.01 +- 0.05
+    is drawn from 0 to 0.06 rather than crossing into impossible negative values.
+    """
+    m = np.atleast_1d(np.asarray(mean, float))
+    h = np.nan_to_num(np.atleast_1d(np.asarray(ci, float)))
+    return np.vstack([np.minimum(h, np.clip(np.nan_to_num(m), 0.0, None)), h])
 
 
 def normalised_bars(table: pd.DataFrame, geomeans: pd.DataFrame, labels: Sequence[str],
@@ -82,7 +108,7 @@ def normalised_bars(table: pd.DataFrame, geomeans: pd.DataFrame, labels: Sequenc
                 err.append(np.nan)
         h.append(gm.get(lab, np.nan))
         err.append(np.nan)
-        h, err = np.asarray(h, float), np.nan_to_num(np.asarray(err, float))
+        h, err = np.asarray(h, float), clipped_err(h, err)  # a ratio is never below 0
         heights.append(h)
         x = np.arange(len(groups)) - 0.4 + width * (i + 0.5)
         ax.bar(x, h, width, yerr=err, color=colors[lab], label=lab, capsize=1.5,
@@ -123,7 +149,8 @@ def energy_dvr(energy: pd.DataFrame, dvr: pd.DataFrame, labels: Sequence[str], t
         xs = np.array([p[1]["mean"] for p in pts], float)
         ys = np.array([p[2]["mean"] for p in pts], float)
         for (lab, dv, en), x, y in zip(pts, xs, ys):
-            ax.errorbar(x, y, xerr=np.nan_to_num(dv["ci"]), yerr=np.nan_to_num(en["ci"]), fmt="o",
+            # energy and DVR are never negative: the lower bars stop at 0
+            ax.errorbar(x, y, xerr=clipped_err(x, dv["ci"]), yerr=clipped_err(y, en["ci"]), fmt="o",
                         ms=5, color=colors[lab], elinewidth=0.7, capsize=1.5, label=lab)
         front = pareto_front(xs, ys)
         if front.any():

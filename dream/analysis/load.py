@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from dream.config import GROUPS
+from dream.errors import ConfigError
 from dream.dataset import IDENTITY_COLUMNS, parquet_files, read_dataset
 
 # schedulers in the order tables and figures list them: DREAM first, then the baselines
@@ -84,9 +85,10 @@ def _short(key: str) -> str:
     return key.split(".", 1)[1] if "." in key else key
 
 
-def describe(row: pd.Series, keys: list[str]) -> str:
-    """`k=v` pairs of the non-null keys of a row, short key names."""
-    return " ".join(f"{_short(k)}={_fmt(row[k])}" for k in keys if pd.notna(row[k]))
+def describe(row: pd.Series, keys: list[str], nulls: bool = False) -> str:
+    """`k=v` pairs of a row, short key names; null values are left out, or shown as k=null."""
+    return " ".join(f"{_short(k)}={_fmt(row[k]) if pd.notna(row[k]) else 'null'}" for k in keys
+                    if nulls or pd.notna(row[k]))
 
 
 def load_results(path: str | Path) -> Results:
@@ -96,7 +98,10 @@ def load_results(path: str | Path) -> Results:
         raise DatasetError(f"no dataset at {root}")
     if not parquet_files(root):
         raise DatasetError(f"no Parquet files under {root}; run `dream sweep` first")
-    df = read_dataset(root)
+    try:
+        df = read_dataset(root)
+    except ConfigError as exc:  # a broken part file, named
+        raise DatasetError(str(exc)) from None
     missing = [c for c in ("status", "workload", "scheduler") if c not in df.columns]
     if missing:
         raise DatasetError(f"{root} is not a results dataset: columns {missing} are missing")
@@ -115,7 +120,9 @@ def load_results(path: str | Path) -> Results:
         if num is not None:
             ok[c] = num
         values = ok[c].dropna().unique()
-        if len(values) > 1:
+        # a swept null (e.g. first_share: null,0.25) is a value of its own: rows with it
+        # are another setting, not the same one (which would merge and drop rows)
+        if len(values) + bool(ok[c].isna().any()) > 1:
             params.append(c)
             if num is not None:
                 numeric.append(c)
@@ -126,7 +133,7 @@ def load_results(path: str | Path) -> Results:
     other_params = [c for c in params if c not in sched_params]
     ok["setting"] = ok["hardware"]
     if other_params:
-        extra = ok.apply(lambda r: describe(r, other_params), axis=1)
+        extra = ok.apply(lambda r: describe(r, other_params, nulls=True), axis=1)
         ok["setting"] = (ok["hardware"] + " " + extra).str.strip()
     ok["label"] = ok["scheduler"]
     if sched_params:

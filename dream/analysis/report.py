@@ -20,7 +20,11 @@ METRICS = {
     "energy_mj": ("Energy (mJ)", "lower"),
     "dvr": ("DVR", "lower"),
     "xrbench_score": ("XRBench score", "higher"),
+    # mean relative accuracy of the variants that ran (1.0 = every frame on the full model):
+    # DREAM trades it for UXCost, so it is shown next to UXCost
+    "accuracy_mean": ("Mean relative accuracy", "higher"),
 }
+ACCURACY = "accuracy_mean"
 LEVEL = 0.95
 MAX_SETTING_FIGURES = 8   # bars and scatter per setting; a DSE sweep has dozens of settings
 MAX_PANELS = 12           # heatmap facets per figure
@@ -156,9 +160,22 @@ def _cell_text(r: pd.Series | None, normalised: bool) -> str:
     return head + ("" if not np.isfinite(ci) else f" ± {ci:.3f}")
 
 
+def _with_accuracy(text: str, acc: pd.DataFrame | None, key: tuple) -> str:
+    """A UXCost cell with the mean relative accuracy of the same simulations appended."""
+    if acc is None or key not in acc.index or text == "–":
+        return text
+    m = acc.loc[key, "mean"]
+    return text + (f" · acc {m:.3f}" if np.isfinite(m) else "")
+
+
 def _matrix(rep: Report, metric: str, normalised: bool) -> str:
-    """Rows: (setting,) workload; columns: labels; plus geometric-mean rows when normalised."""
+    """Rows: (setting,) workload; columns: labels; plus geometric-mean rows when normalised.
+
+    UXCost cells carry the mean relative accuracy (`· acc 0.962`) when the data has it.
+    """
     t = rep.tables[metric].set_index(["setting", "workload", "label"])
+    acc = (rep.tables[ACCURACY].set_index(["setting", "workload", "label"])
+           if metric == "uxcost" and ACCURACY in rep.tables else None)
     labels = rep.results.labels
     several = len(rep.results.settings) > 1
     header = (["setting"] if several else []) + ["workload"] + labels
@@ -167,7 +184,8 @@ def _matrix(rep: Report, metric: str, normalised: bool) -> str:
     for s in rep.results.settings:
         ws = sorted(t.loc[s].index.get_level_values("workload").unique())
         for w in ws:
-            cells = [_cell_text(t.loc[(s, w, lab)] if (s, w, lab) in t.index else None, normalised)
+            cells = [_with_accuracy(_cell_text(t.loc[(s, w, lab)] if (s, w, lab) in t.index else None,
+                                               normalised), acc, (s, w, lab))
                      for lab in labels]
             body.append(([s] if several else []) + [w] + cells)
         if normalised and len(ws) > 1:
@@ -220,7 +238,9 @@ value - baseline, shown as `Δ+x`. Each cell shows the mean of these per-seed co
 s the sample standard deviation over n seeds; no interval when n = 1). The **geomean**
 row is the geometric mean over workloads of the normalised means, over ratio cells only
 (`(k/n)` when n - k cells were differences or missing; 0 when one mean is 0). Below 1 is
-better for UXCost, energy and DVR; above 1 is better for the XRBench score."""
+better for UXCost, energy and DVR; above 1 is better for the XRBench score and accuracy.
+UXCost cells also show `acc`: the mean relative accuracy of the same simulations (the
+accuracy of the supernet variants their frames ran, 1.0 = the full model), mean over seeds."""
 
 
 def write_report(rep: Report, dataset: str | Path, out_dir: str | Path) -> list[Path]:

@@ -1,7 +1,9 @@
-"""Cost models (analytical by default, or a user's table) and cached per-variant cost tables.
+"""Cost models (MAESTRO's analysis by default, our older analytical model, or a user's
+table) and cached per-variant cost tables.
 
 Public API:
     layer_costs(layers, accelerator)      per-layer latency_cycles / energy_nj (DataFrame)
+                                          of the default model (MAESTRO)
     COST_MODELS, make_cost_model(...)     the registry of cost models, built from config
     cost_table(...), clear_cache()        cached CostTable per (model variant, sub-accelerator)
 """
@@ -17,6 +19,7 @@ import pandas as pd
 
 from dream.cost.analytical import AnalyticalCostModel
 from dream.cost.base import CostModel, CostTable
+from dream.cost.maestro import MaestroCostModel
 from dream.cost.table import TableCostModel
 from dream.errors import ConfigError
 from dream.hardware import Accelerator
@@ -27,6 +30,7 @@ __all__ = [
     "AnalyticalCostModel",
     "CostModel",
     "CostTable",
+    "MaestroCostModel",
     "TableCostModel",
     "clear_cache",
     "cost_table",
@@ -36,11 +40,12 @@ __all__ = [
 
 # one registration line per cost model
 COST_MODELS: dict[str, type[CostModel]] = {
+    MaestroCostModel.name: MaestroCostModel,
     AnalyticalCostModel.name: AnalyticalCostModel,
     TableCostModel.name: TableCostModel,
 }
 
-_DEFAULT = AnalyticalCostModel()
+_DEFAULT = MaestroCostModel()
 _CACHE: dict[tuple[Hashable, str, str | None, bytes, Hashable], CostTable] = {}
 # id(layer table) -> (weak reference to it, content digest)
 _FINGERPRINTS: dict[int, tuple[weakref.ref, bytes]] = {}
@@ -69,8 +74,11 @@ def cost_table(
     key = (cost_model.key, model_name, variant, layers_fingerprint(layers), cost_model.acc_key(acc))
     table = _CACHE.get(key)
     if table is None:
-        lat, en = cost_model.costs(layers, acc, model_name, variant)
-        table = _CACHE[key] = CostTable.build(lat, en, acc.clock_ghz)
+        cols = cost_model.table_columns(layers, acc, model_name, variant)
+        table = _CACHE[key] = CostTable.build(
+            cols["latency_cycles"], cols["energy_nj"], acc.clock_ghz,
+            cols.get("offchip_bytes"), cols.get("l2_bytes"),
+        )
     return table
 
 
@@ -104,7 +112,7 @@ def clear_cache() -> None:
 
 
 def layer_costs(layers: pd.DataFrame, accelerator: Accelerator) -> pd.DataFrame:
-    """Per-layer latency_cycles and energy_nj (float64) of the default analytical model.
+    """Per-layer latency_cycles and energy_nj (float64) of the default model (MAESTRO).
 
     One row per input row, in the same order and with the same index. The table is
     validated first (ConfigError names the bad row); `name` and `stride` are optional.

@@ -152,7 +152,12 @@ class AnalyticalCostModel(CostModel):
         out = (K * Y * X).astype(np.float64)
         weights = (K * Cr * R * S).astype(np.float64)
 
-        mapper = {"WS": self._ws, "OS": self._os, "RS": self._rs}[acc.dataflow]
+        mappers = {"WS": self._ws, "OS": self._os, "RS": self._rs}
+        if acc.dataflow not in mappers:
+            raise ConfigError("cost.name", f"the analytical model knows the dataflows "
+                              f"{list(mappers)} only; sub-accelerator {acc.name!r} uses "
+                              f"{acc.dataflow!r}: use cost=maestro")
+        mapper = mappers[acc.dataflow]
         steps, step_macs, w_in, x_in, psum_in, psum_out, l1 = mapper(
             acc, K, Cr, Y, X, R, S, st, dw, macs, out, weights
         )

@@ -41,6 +41,19 @@ class CostModel(ABC):
     ) -> tuple[np.ndarray, np.ndarray]:
         """Latency in cycles and energy in nJ per layer (float64 arrays, in row order)."""
 
+    def table_columns(
+        self,
+        layers: pd.DataFrame,
+        acc: Accelerator,
+        model_name: str,
+        variant: str | None = None,
+    ) -> dict[str, np.ndarray]:
+        """The cost-table columns per layer: latency_cycles and energy_nj, and when the
+        model derives them, offchip_bytes (global buffer <-> DRAM) and l2_bytes (global
+        buffer requirement). Float64 arrays of shape (L,), in row order."""
+        lat, en = self.costs(layers, acc, model_name, variant)
+        return {"latency_cycles": lat, "energy_nj": en}
+
 
 def _frozen(a: np.ndarray) -> np.ndarray:
     out = np.array(a, dtype=np.float64)  # a private copy: callers cannot alias it
@@ -50,19 +63,29 @@ def _frozen(a: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class CostTable:
-    """Costs of one model variant on one sub-accelerator; arrays are read-only."""
+    """Costs of one model variant on one sub-accelerator; arrays are read-only.
+
+    offchip_bytes (global buffer <-> DRAM traffic) and l2_bytes (global buffer
+    requirement) per layer are NaN when the cost model does not derive them.
+    """
 
     latency_cycles: np.ndarray
     energy_nj: np.ndarray
     latency_ms: np.ndarray
+    offchip_bytes: np.ndarray
+    l2_bytes: np.ndarray
 
     @classmethod
     def build(
-        cls, latency_cycles: np.ndarray, energy_nj: np.ndarray, clock_ghz: float
+        cls, latency_cycles: np.ndarray, energy_nj: np.ndarray, clock_ghz: float,
+        offchip_bytes: np.ndarray | None = None, l2_bytes: np.ndarray | None = None,
     ) -> "CostTable":
         """Make a table from cycle and energy arrays and the sub-accelerator's clock."""
         cycles = _frozen(latency_cycles)
-        return cls(cycles, _frozen(energy_nj), _frozen(cycles / (clock_ghz * 1e6)))
+        nan = np.full(len(cycles), np.nan)
+        return cls(cycles, _frozen(energy_nj), _frozen(cycles / (clock_ghz * 1e6)),
+                   _frozen(nan if offchip_bytes is None else offchip_bytes),
+                   _frozen(nan if l2_bytes is None else l2_bytes))
 
     def __len__(self) -> int:
         return len(self.latency_cycles)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+import os
+from typing import Any, Mapping, Sequence
 
 from dream.errors import ConfigError
+from dream.hardware.dataflow import available_dataflows, load_dataflow
 from dream.hardware.spec import DATAFLOWS, Accelerator, System
-from dream.validation import finite_number
+from dream.validation import finite_number, sequence
 
 _ACC_FIELDS = ("name", "dataflow", "num_pes", "noc_bw", "offchip_bw", "clock_ghz", "l1_kib", "l2_kib")
 
@@ -50,11 +52,15 @@ def generated_accelerators(cfg: Mapping[str, Any], path: str) -> list[dict[str, 
     return accs
 
 
-def system_from_config(cfg: Mapping[str, Any], path: str = "hardware") -> System:
+def system_from_config(cfg: Mapping[str, Any], path: str = "hardware",
+                       dataflow_dirs: Sequence[str | os.PathLike] | None = None) -> System:
     """Validate a hardware config into a System; raise ConfigError naming the path.
 
     Either `accelerators` lists the sub-accelerators, or `mix` + `total_pes` (+
-    `first_share`, `noc_bw`) generate them (see generated_accelerators).
+    `first_share`, `noc_bw`) generate them (see generated_accelerators). A
+    sub-accelerator's `dataflow` names a file <name>.yaml found in `dataflow_dirs` (in
+    order; a user's conf dir/dataflow first) or the built-in dream/conf/dataflow, or is a
+    path to a .yaml file; its directives are parsed and checked against the PEs now.
     """
     if not isinstance(cfg, Mapping):
         raise ConfigError(path, "must be a mapping with name, offchip_bw, accelerators")
@@ -65,23 +71,28 @@ def system_from_config(cfg: Mapping[str, Any], path: str = "hardware") -> System
         raise ConfigError(f"{path}.accelerators", "a system needs at least one sub-accelerator")
     offchip = _positive(cfg.get("offchip_bw", 128.0), f"{path}.offchip_bw")
     accs = []
-    for i, raw in enumerate(raw_accs):
+    for i, raw in enumerate(sequence(f"{path}.accelerators", raw_accs, "a list of sub-accelerators")):
         ap = f"{path}.accelerators[{i}]"
         if not isinstance(raw, Mapping):
             raise ConfigError(ap, f"a sub-accelerator is a mapping with fields {list(_ACC_FIELDS)}")
         unknown = sorted(set(raw) - set(_ACC_FIELDS))
         if unknown:
             raise ConfigError(f"{ap}.{unknown[0]}", f"unknown field; allowed: {list(_ACC_FIELDS)}")
-        dataflow = str(raw.get("dataflow", ""))
-        if dataflow not in DATAFLOWS:
-            raise ConfigError(f"{ap}.dataflow", f"unknown dataflow {raw.get('dataflow')!r}; allowed: {list(DATAFLOWS)}")
+        dataflow = raw.get("dataflow")
+        if not isinstance(dataflow, str) or not dataflow.strip():
+            raise ConfigError(f"{ap}.dataflow", f"is required: a dataflow name, one of "
+                              f"{available_dataflows(dataflow_dirs)}, or a .yaml file")
+        flow = load_dataflow(dataflow, dataflow_dirs, where=f"{ap}.dataflow")
         if raw.get("num_pes") is None:
             raise ConfigError(f"{ap}.num_pes", "is required")
+        num_pes = _positive(raw["num_pes"], f"{ap}.num_pes", integer=True)
+        flow.check_fits(num_pes, f"{ap}.dataflow")
         kwargs: dict[str, Any] = {
             "name": str(raw.get("name", f"acc{i}")),
-            "dataflow": dataflow,
-            "num_pes": _positive(raw["num_pes"], f"{ap}.num_pes", integer=True),
+            "dataflow": flow.name,
+            "num_pes": num_pes,
             "offchip_bw": offchip,
+            "flow": flow,
         }
         for f in ("noc_bw", "offchip_bw", "clock_ghz", "l1_kib", "l2_kib"):
             if raw.get(f) is not None:

@@ -32,6 +32,7 @@ import yaml
 from dream.errors import ConfigError
 
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "conf" / "dataflow"
+BUILTIN_NAMES = ("WS", "OS", "RS")  # XRBench's three styles, listed first in messages
 DIMENSIONS = ("K", "C", "R", "S", "Y", "X", "Y'", "X'")
 MAX_SPATIAL_PER_LEVEL = 2  # MAESTRO: more than two SpatialMaps in one cluster level is an error
 
@@ -67,6 +68,20 @@ class Dataflow:
     name: str
     source: str
     directives: tuple[Directive, ...]
+
+    def __hash__(self) -> int:
+        # cost-table and plan caches hash the dataflow on every lookup: compute it once
+        h = self.__dict__.get("_hash")
+        if h is None:
+            h = hash((self.name, self.source, self.directives))
+            object.__setattr__(self, "_hash", h)
+        return h
+
+    def __getstate__(self) -> dict:
+        # string hashes differ between processes: never ship the cached one (Ray workers)
+        state = dict(self.__dict__)
+        state.pop("_hash", None)
+        return state
 
     def levels(self) -> list[tuple[Directive, ...]]:
         """Map directives per cluster level, outermost first (Cluster directives split them)."""
@@ -209,12 +224,13 @@ def search_dirs(dirs: Iterable[str | os.PathLike] | None = None) -> list[Path]:
 
 
 def available_dataflows(dirs: Iterable[str | os.PathLike] | None = None) -> list[str]:
-    """Names resolvable from the search directories, sorted."""
+    """Names resolvable from the search directories: WS, OS, RS first, then the rest sorted."""
     names = set()
     for d in search_dirs(dirs):
         if d.is_dir():
             names.update(p.stem for p in d.iterdir() if p.suffix in (".yaml", ".yml"))
-    return sorted(names)
+    first = [n for n in BUILTIN_NAMES if n in names]
+    return first + sorted(names - set(first))
 
 
 def find_dataflow(name: str, dirs: Sequence[str | os.PathLike] | None = None,

@@ -10,9 +10,10 @@ At every scheduling point each ready job j and idle sub-accelerator a get
 
 and the best pair is taken, both removed, repeat; equal scores go to the higher
 Preference P (the faster placement), then the earliest request, then the lower
-sub-accelerator index (see _tie_rule below). Preemptive at block boundaries. Hopeless jobs are
-dropped, a starting job may get a smaller supernet variant under load, and alpha, beta
-and the drop threshold are tuned online per window (dream/schedulers/dream_tuner.py).
+sub-accelerator index (see _tie_rule below). Preemptive at block boundaries. Hopeless
+jobs are dropped, a starting job may get a smaller supernet variant under load, and
+alpha, beta and the drop threshold are tuned online per window
+(dream/schedulers/dream_tuner.py).
 Every part has a switch so a study can measure what it contributes.
 """
 

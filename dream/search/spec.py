@@ -22,10 +22,11 @@ from typing import Any
 
 import yaml
 
-from dream.config import CONF_DIR
+from dream.config import as_search_path
 from dream.dataset import METRIC_COLUMNS
 from dream.errors import ConfigError
-from dream.sweep.spec import (SweepSpec, find_spec, group_options, is_group, parse_spec)
+from dream.sweep.spec import (ConfDirs, SweepSpec, find_spec, group_options, is_group,
+                              parse_spec)
 
 SEARCH_FIELDS = ("params", "objectives", "trials", "budget_sim_s", "sampler", "seed", "batch",
                  "aggregate", "fidelity", "pruner", "reduction_factor")
@@ -159,7 +160,7 @@ def _num(where: str, v: Any) -> float:
     return float(v)
 
 
-def parse_search_param(key: Any, raw: Any, conf_dir: Path = CONF_DIR) -> SearchParam:
+def parse_search_param(key: Any, raw: Any, conf_dir: ConfDirs = None) -> SearchParam:
     """One `search.params` entry in Hydra's optimiser grammar (or a YAML list of choices)."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.core.override_parser.types import (ChoiceSweep, IntervalSweep, Override,
@@ -236,15 +237,17 @@ def parse_search_param(key: Any, raw: Any, conf_dir: Path = CONF_DIR) -> SearchP
     return p
 
 
-def parse_objective(raw: Any) -> Objective:
-    """`metric` (minimised) or `-metric` (maximised): a headline, task.* or acc.* summary metric."""
+def parse_objective(raw: Any, params: tuple[SearchParam, ...] = ()) -> Objective:
+    """`metric` (minimised) or `-metric` (maximised): a headline, task.* or acc.* summary
+    metric, or a numeric searched parameter (a cost such as hardware.total_pes)."""
     if not isinstance(raw, str) or not raw.strip("-"):
         raise ConfigError("search.objectives", f"entries are metric names like uxcost or -xrbench_score, got {raw!r}")
     metric = raw[1:] if raw.startswith("-") else raw
-    if metric not in METRIC_COLUMNS and not metric.startswith(("task.", "acc.")):
+    numeric = {p.key for p in params if p.column_kind() in ("int", "float")}
+    if metric not in METRIC_COLUMNS and not metric.startswith(("task.", "acc.")) and metric not in numeric:
         raise ConfigError("search.objectives", f"unknown metric {metric!r}; allowed: "
-                          f"{', '.join(METRIC_COLUMNS)}, task.<T>.<metric>, acc.<A>.utilization "
-                          "(prefix - to maximise)")
+                          f"{', '.join(METRIC_COLUMNS)}, task.<T>.<metric>, acc.<A>.utilization, "
+                          "a numeric searched parameter (prefix - to maximise)")
     return Objective(metric, raw.startswith("-"))
 
 
@@ -255,8 +258,9 @@ def _int(where: str, v: Any, low: int = 1) -> int:
 
 
 def parse_search_spec(raw: Any, path: str | None = None, default_name: str | None = None,
-                      conf_dir: Path = CONF_DIR) -> SearchSpec:
+                      conf_dir: ConfDirs = None) -> SearchSpec:
     """Validate a spec mapping with a `search:` block (everything but running it)."""
+    conf_dir = as_search_path(conf_dir)  # one search path for every key of the spec
     where = path or "spec"
     if not isinstance(raw, dict):
         raise ConfigError(where, "a search spec must be a YAML mapping with name, overrides, grid, search")
@@ -288,7 +292,7 @@ def parse_search_spec(raw: Any, path: str | None = None, default_name: str | Non
         objs_raw = [objs_raw]
     if not isinstance(objs_raw, list) or not objs_raw:
         raise ConfigError("search.objectives", "must be a non-empty list of metrics, e.g. [uxcost, energy_mj]")
-    objectives = tuple(parse_objective(o) for o in objs_raw)
+    objectives = tuple(parse_objective(o, params) for o in objs_raw)
     if len({o.metric for o in objectives}) != len(objectives):
         raise ConfigError("search.objectives", f"a metric appears twice in {objs_raw}")
 
@@ -312,7 +316,7 @@ def parse_search_spec(raw: Any, path: str | None = None, default_name: str | Non
     if aggregate not in AGGREGATES:
         raise ConfigError("search.aggregate", f"must be one of {list(AGGREGATES)}, got {aggregate!r}")
 
-    fidelity = _parse_fidelity(block.get("fidelity"), sweep, params)
+    fidelity = _parse_fidelity(block.get("fidelity"), sweep, params, conf_dir)
     pruner = block.get("pruner", "sha" if fidelity else "none")
     if pruner not in PRUNERS:
         raise ConfigError("search.pruner", f"unknown pruner {pruner!r}; allowed: {list(PRUNERS)}")
@@ -332,7 +336,8 @@ def parse_search_spec(raw: Any, path: str | None = None, default_name: str | Non
                       reduction_factor=eta, raw=dict(raw))
 
 
-def _parse_fidelity(raw: Any, sweep: SweepSpec, params: tuple[SearchParam, ...]) -> Fidelity | None:
+def _parse_fidelity(raw: Any, sweep: SweepSpec, params: tuple[SearchParam, ...],
+                    conf_dir: ConfDirs = None) -> Fidelity | None:
     if raw is None:
         return None
     usage = ("one key with its rungs, cheap to full: sim.duration_ms: [250, 1000] "
@@ -356,7 +361,7 @@ def _parse_fidelity(raw: Any, sweep: SweepSpec, params: tuple[SearchParam, ...])
             raise ConfigError(where, f"rungs count the first values of grid.{key}: increasing, "
                               f"ending at all {n} of them, got {values}")
         return Fidelity(key, "count", tuple(values))
-    if is_group(key):
+    if is_group(key, conf_dir):
         raise ConfigError(where, "a config group cannot be a fidelity; use a value like sim.duration_ms")
     for v in values:
         if isinstance(v, (dict, list)) or v is None:
@@ -364,7 +369,7 @@ def _parse_fidelity(raw: Any, sweep: SweepSpec, params: tuple[SearchParam, ...])
     return Fidelity(key, "values", tuple(values))
 
 
-def load_search_spec(spec: str | Path, conf_dir: Path = CONF_DIR) -> SearchSpec:
+def load_search_spec(spec: str | Path, conf_dir: ConfDirs = None) -> SearchSpec:
     """Load and validate a search spec from a file path or a name in sweeps/."""
     path = find_spec(str(spec))
     try:

@@ -20,14 +20,14 @@ from __future__ import annotations
 import math
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
-from dream.dataset import METADATA_FILE, read_dataset, read_metadata, remove_temp_files, write_metadata
+from dream.dataset import (DatasetLock, claim, read_dataset, read_metadata, remove_temp_files,
+                           write_metadata)
 from dream.errors import ConfigError
-from dream.search.spec import SearchParam, SearchSpec, load_search_spec
-from dream.sweep.keys import canonical_json
+from dream.search.spec import SearchSpec, load_search_spec
 from dream.sweep.plan import make_plan
 from dream.sweep.resolve import Resolver
 from dream.sweep.spec import Param, SweepSpec
@@ -215,11 +215,15 @@ def validate(spec: SearchSpec) -> None:
     make_plan(_master_spec(spec))
 
 
-def _kinds(spec: SearchSpec, master: SweepSpec) -> dict[str, str]:
+def _kinds(spec: SearchSpec, master: SweepSpec, base: dict[str, Any] | None) -> dict[str, str]:
+    """Column types: a searched parameter's from its space, made stable as a sweep's are."""
     from dream.sweep.resolve import param_type
+    from dream.sweep.sink import stable_kinds
 
     kinds = {p.key: param_type(p) for p in master.params}
     kinds.update({p.key: p.column_kind() for p in spec.params})
+    if base is not None:
+        kinds = stable_kinds(kinds, base)
     kinds[TRIAL_COLUMN] = "int"
     return kinds
 
@@ -228,11 +232,12 @@ class Evaluator:
     """Turns trials' parameter values into rows: resolve, skip what is stored, simulate."""
 
     def __init__(self, spec: SearchSpec, out: Path, executor: Any, sink: Any,
-                 say: Callable[[str], None], report: SearchReport) -> None:
+                 say: Callable[[str], None], report: SearchReport,
+                 base_config: dict[str, Any] | None = None) -> None:
         self.spec = spec
         self.master = _master_spec(spec)
         self.resolver = Resolver(self.master)
-        self.resolver.kinds = _kinds(spec, self.master)
+        self.resolver.kinds = _kinds(spec, self.master, base_config)
         self.executor = executor
         self.sink = sink
         self.say = say
@@ -242,7 +247,8 @@ class Evaluator:
         # run_key -> {"status", objective metrics...}: the stored rows, then each new one
         self.rows: dict[str, dict[str, Any]] = {}
         self._cost: dict[str, float] = {}   # run_key -> simulated seconds
-        metrics = [o.metric for o in spec.objectives]
+        searched = {p.key for p in spec.params}
+        metrics = [o.metric for o in spec.objectives if o.metric not in searched]
         if out.exists():
             df = read_dataset(out, columns=["run_key", "status"] + metrics)
             for rec in df.to_dict("records"):
@@ -299,7 +305,7 @@ class Evaluator:
                     self.report.failed_sims += r["status"] != "ok"
         return keys
 
-    def value(self, keys: list[str]) -> tuple[list[float] | None, str | None]:
+    def value(self, keys: list[str], params: dict[str, Any]) -> tuple[list[float] | None, str | None]:
         """The objectives over a trial's rows (geometric or arithmetic mean), or why not."""
         recs = [self.rows[k] for k in keys]
         bad = [r for r in recs if r.get("status") != "ok"]
@@ -307,6 +313,9 @@ class Evaluator:
             return None, f"{len(bad)} simulation(s) failed"
         out = []
         for o in self.spec.objectives:
+            if o.metric in params:  # a searched parameter: the design's own cost
+                out.append(float(params[o.metric]))
+                continue
             vals = [r.get(o.metric) for r in recs]
             if any(v is None or (isinstance(v, float) and math.isnan(v)) for v in vals):
                 return None, f"metric {o.metric!r} missing from a summary"
@@ -396,12 +405,9 @@ def run_search(opts: SearchOptions, out_stream: TextIO = sys.stdout) -> SearchRe
     import warnings
 
     from optuna.exceptions import ExperimentalWarning
-    from optuna.trial import Trial, TrialState
 
     # multivariate TPE is marked experimental; the warning would repeat at every batch
     warnings.filterwarnings("ignore", category=ExperimentalWarning)
-
-    from dream.sweep.sink import DatasetSink
 
     def say(msg: str) -> None:
         if opts.progress:
@@ -411,11 +417,20 @@ def run_search(opts: SearchOptions, out_stream: TextIO = sys.stdout) -> SearchRe
     spec = with_overrides(load_search_spec(opts.spec), opts)
     validate(spec)
     out = (Path(opts.out) if opts.out else default_out(spec)).absolute()
+    # the sweep's rules: a new or empty directory or a dataset, one writer at a time
+    claim(out, "search")
+    with DatasetLock(out):
+        return _run(spec, out, opts, say, t0)
+
+
+def _run(spec: SearchSpec, out: Path, opts: SearchOptions, say: Callable[[str], None],
+         t0: float) -> SearchReport:
+    """The search loop, with the dataset claimed and locked."""
+    from optuna.trial import Trial, TrialState
+
+    from dream.sweep.sink import DatasetSink
+
     report = SearchReport(spec.name, out)
-    if (out / METADATA_FILE).exists() or not out.exists() or not any(out.iterdir()):
-        pass
-    else:
-        raise ConfigError(str(out), "exists and is not a dream dataset; use --out for the search")
     meta = _write_metadata(spec, out, opts)
     remove_temp_files(out)
     study = open_study(spec, out)
@@ -425,7 +440,7 @@ def run_search(opts: SearchOptions, out_stream: TextIO = sys.stdout) -> SearchRe
     evaluator = None
     sink = None
     try:
-        evaluator = Evaluator(spec, out, executor, None, say, report)
+        evaluator = Evaluator(spec, out, executor, None, say, report, meta["base_config"])
         sink = DatasetSink(out, evaluator.resolver.kinds, {k: meta[k] for k in keep},
                            first_flush_s=0.0)
         evaluator.sink = sink
@@ -526,7 +541,7 @@ def _evaluate(study: Any, spec: SearchSpec, ev: Evaluator, batch: list[Any],
             # record the rows before telling: `spent` counts them even if we die right after
             t.set_user_attr(ATTR_ROWS, [[k, s] for k, s in used[t.number].items()])
             t.set_user_attr(ATTR_RUNG, rung)
-            values, why = ev.value(ks)
+            values, why = ev.value(ks, trial_values(spec, t))
             label = f"trial {t.number}"
             if values is None:
                 study.tell(t, state=TrialState.FAIL)
@@ -534,7 +549,10 @@ def _evaluate(study: Any, spec: SearchSpec, ev: Evaluator, batch: list[Any],
                 report.told += 1
                 continue
             if not last:
-                t.report(values[0], step=spec.reduction_factor ** rung)
+                step = spec.reduction_factor ** rung
+                # a trial continued after a kill may have reported this rung already
+                if step not in study._storage.get_trial(t._trial_id).intermediate_values:
+                    t.report(values[0], step=step)
                 if t.should_prune():
                     study.tell(t, state=TrialState.PRUNED)
                     report.told += 1
@@ -604,7 +622,7 @@ def best_lines(study: Any, spec: SearchSpec) -> list[str]:
     if not best:
         return ["no completed trial yet"]
     head = "best trial" if len(best) == 1 else f"Pareto front ({len(best)} trials)"
-    out.append(f"{head} ({spec.aggregate} over the {len(spec.sweep)} grid points: {grid_text(spec)}):")
+    out.append(f"{head} (metrics: {spec.aggregate} over the {len(spec.sweep)} grid points {grid_text(spec)}):")
     for t in best:
         shown = ", ".join(f"{o.label} {v:.5g}" for o, v in zip(spec.objectives, t.values))
         out.append(f"trial {t.number}: {shown}")
@@ -627,7 +645,3 @@ def load_for_best(opts: SearchOptions) -> tuple[SearchSpec, Any]:
     out = (Path(opts.out) if opts.out else default_out(spec)).absolute()
     return spec, open_study(spec, out, create=False)
 
-
-def canonical(values: dict[str, Any]) -> str:
-    """A parameter set as canonical text (to spot repeats)."""
-    return canonical_json(values)

@@ -55,8 +55,8 @@ def _finite_in(where: str, value: float, lo: float, hi: float, lo_open: bool, un
     """Raise unless lo (<|<=) value <= hi; NaN and inf fail every comparison or the bound."""
     ok = math.isfinite(value) and (value > lo if lo_open else value >= lo) and value <= hi
     if not ok:
-        bracket = "(" if lo_open else "["
-        raise ConfigError(where, f"must be a finite number in {bracket}{lo:.10g}, {hi:.10g}] {unit}, got {value}")
+        low = ">" if lo_open else ">="
+        raise ConfigError(where, f"must be {low} {lo:.10g} and <= {hi:.10g} {unit}, got {value}")
 
 
 def sim_from_config(cfg: Mapping[str, Any], path: str = "sim") -> SimSpec:
@@ -88,7 +88,7 @@ def sim_from_config(cfg: Mapping[str, Any], path: str = "sim") -> SimSpec:
         out[name] = value
     spec = SimSpec(**out)
     _finite_in(f"{path}.duration_ms", spec.duration_ms, 0.0, MAX_DURATION_MS, True,
-               "ms (at most one hour simulated)")
+               "ms (one hour simulated)")
     if not (math.isfinite(spec.warmup_ms) and 0 <= spec.warmup_ms < spec.duration_ms):
         raise ConfigError(f"{path}.warmup_ms", f"must lie in [0, duration_ms) = [0, {spec.duration_ms:g}), "
                                                f"got {spec.warmup_ms}")

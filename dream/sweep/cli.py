@@ -42,6 +42,8 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--retry-failed", action="store_true",
                    help="rerun points stored as failed (their old rows are superseded)")
     p.add_argument("--fail-fast", action="store_true", help="stop at the first failed point")
+    p.add_argument("--max-points", type=_positive, default=None, metavar="N",
+                   help="run a spec of up to N points (needed above 200,000; see --dry-run)")
     p.add_argument("--repair", action="store_true",
                    help="move broken part files of the dataset aside (_broken.<name>.bad) and "
                         "simulate their points again, instead of stopping")
@@ -85,7 +87,8 @@ def cmd_sweep(args: list[str]) -> None:
     opts = SweepOptions(spec=ns.spec, executor=ns.executor, address=ns.address, workers=ns.workers,
                         chunk_size=ns.chunk_size, resume=ns.resume, retry_failed=ns.retry_failed,
                         fail_fast=ns.fail_fast, dry_run=ns.dry_run, out=ns.out,
-                        progress=not ns.no_progress, flush_s=ns.flush_s, repair=ns.repair)
+                        progress=not ns.no_progress, flush_s=ns.flush_s, repair=ns.repair,
+                        max_points=ns.max_points)
     try:
         report = run_sweep(opts)
     except (ConfigError, ExecutorError) as exc:
@@ -96,6 +99,10 @@ def cmd_sweep(args: list[str]) -> None:
         sys.exit(1)
     if report.write_error:
         print(f"dream sweep: error: {report.write_error}", file=sys.stderr)
+    if report.interrupted:
+        how = "terminated (SIGTERM)" if report.signal == 15 else "interrupted"
+        print(f"dream sweep: {how}; the rows finished so far are stored, the same command "
+              "continues from them", file=sys.stderr)
     sys.exit(report.exit_code)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -47,6 +48,78 @@ def use_token_auth_if_available() -> None:
                 sys.modules["ray._raylet"].Config.initialize("")
             except Exception:  # an older or newer Ray without this hook
                 pass
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a batch scheduler's stop): handled like Ctrl-C, exit status 143."""
+
+    signum = signal.SIGTERM
+
+
+ADDRESS_TIMEOUT_S = 10.0
+# an HTTP/2 client preface and an empty SETTINGS frame: a gRPC server (Ray's GCS) answers
+# with a SETTINGS frame of its own; a web server, ssh or a silent port does not
+_H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+
+
+def check_address(address: str, timeout: float = ADDRESS_TIMEOUT_S) -> str:
+    """Raise ConnectionError (naming the address) unless a Ray cluster answers there.
+
+    ray.init retries an unreachable cluster for minutes and ignores SIGTERM while it
+    does; this check answers within `timeout` seconds. Returns the host:port it checked.
+    """
+    from urllib.parse import urlsplit
+
+    if "://" in address:
+        parts = urlsplit(address)
+        target = f"{parts.hostname}:{parts.port or 10001}"
+    else:
+        from ray._private.services import canonicalize_bootstrap_address
+
+        try:
+            target = canonicalize_bootstrap_address(address) or ""
+        except Exception as exc:  # 'auto' without a cluster on this machine, a malformed address
+            raise ConnectionError(f"no Ray cluster at {address!r}: {' '.join(str(exc).split())[:200]}") from None
+    host, _, port = target.rpartition(":")
+    if not host or not port.isdigit():
+        raise ConnectionError(f"{address!r} is not a Ray address ('auto' or HOST:PORT)")
+    shown = address if target == address else f"{address} ({target})"
+    try:
+        socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise ConnectionError(f"cannot resolve the host of {shown}: {exc.strerror}") from None
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+            sock.settimeout(timeout)
+            sock.sendall(_H2_PREFACE)
+            head = sock.recv(9)
+    except TimeoutError:
+        raise ConnectionError(f"no Ray cluster answers at {shown} within {timeout:.0f} s") from None
+    except OSError as exc:
+        raise ConnectionError(f"no Ray cluster answers at {shown}: {exc.strerror or exc}") from None
+    if len(head) < 9 or head[3] != 4:
+        raise ConnectionError(f"{shown} is not a Ray cluster's GCS address (it answers, but not as "
+                              "Ray does; the head's address is HOST:6379 by default)")
+    return target
+
+
+class _HeldSignals:
+    """Defer SIGINT/SIGTERM while Ray shuts down, then raise them (a half-stopped Ray
+    instance would be left behind otherwise)."""
+
+    def __enter__(self) -> "_HeldSignals":
+        self.pending: list[int] = []
+        self.previous = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self.previous[sig] = signal.signal(sig, lambda s, f: self.pending.append(s))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+        if self.pending and exc[0] is None:
+            raise Terminated() if self.pending[0] == signal.SIGTERM else KeyboardInterrupt()
 
 
 def warm_up() -> int:
@@ -113,14 +186,33 @@ class RayExecutor:
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         quiet = {"log_to_driver": False, "logging_level": logging.ERROR}
         self._owned = not ray.is_initialized()
+        self._watchdog = None
         if self._owned:
             if address:
-                ray.init(address=address, **quiet)
-            else:
-                # "local": a new instance even when `ray start` left a cluster on this machine
-                # (address=None would join that one)
-                ray.init(address="local", num_cpus=workers or os.cpu_count() or 1,
-                         include_dashboard=False, **quiet)
+                check_address(address)
+            # ray.init installs a SIGTERM handler that exits with status 15 and no message;
+            # ours (dream.cli) comes back once Ray is up
+            previous = signal.getsignal(signal.SIGTERM)
+            try:
+                if address:
+                    ray.init(address=address, **quiet)
+                else:
+                    # "local": a new instance even when `ray start` left a cluster on this
+                    # machine (address=None would join that one)
+                    ray.init(address="local", num_cpus=workers or os.cpu_count() or 1,
+                             include_dashboard=False, **quiet)
+                    self._watch()
+            except SystemExit as exc:  # Ray's handler: SIGTERM arrived during start-up
+                self._shutdown()
+                if exc.code == signal.SIGTERM:
+                    raise Terminated() from None
+                raise
+            except BaseException:
+                self._shutdown()
+                raise
+            finally:
+                if threading.current_thread() is threading.main_thread() and previous is not None:
+                    signal.signal(signal.SIGTERM, previous)
         cpus = int(ray.cluster_resources().get("CPU", 1))
         # on a cluster --workers can only lower the parallelism the cluster offers
         self.workers = max(1, min(workers or cpus, cpus))
@@ -131,6 +223,33 @@ class RayExecutor:
                                   retry_exceptions=False)(run_chunk)
         self._pending: dict[Any, list[Item]] = {}
         self._warm = [ray.remote(num_cpus=1)(warm_up).remote() for _ in range(self.workers)]
+
+    def _watch(self) -> None:
+        """A watchdog that ends this embedded instance when the driver ends (dream.sweep.reaper)."""
+        import ray
+
+        try:
+            session = ray._private.worker._global_node.get_session_dir_path()
+        except Exception:  # a Ray without this internal: ray.shutdown is all we have
+            return
+        from dream.sweep.reaper import start_watchdog
+
+        self._watchdog = start_watchdog(session)
+
+    def _shutdown(self) -> None:
+        """Leave Ray (stopping the embedded instance); let the watchdog sweep up after it."""
+        import ray
+
+        try:
+            if ray.is_initialized():
+                ray.shutdown()
+        finally:
+            if self._watchdog is not None:
+                try:
+                    self._watchdog.stdin.close()  # EOF: it reaps what shutdown left
+                except OSError:
+                    pass
+                self._watchdog = None
 
     def ready(self, timeout: float = 120.0) -> None:
         """Wait until the workers have imported the simulator (a one-time cost per worker)."""
@@ -185,8 +304,9 @@ class RayExecutor:
             except Exception:  # already finished or its worker is gone
                 pass
         self._pending.clear()
-        if self._owned and ray.is_initialized():
-            ray.shutdown()
+        if self._owned:
+            with _HeldSignals():
+                self._shutdown()
 
 
 def make_executor(kind: str, workers: int | None, address: str | None) -> SerialExecutor | RayExecutor:

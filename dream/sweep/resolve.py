@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
+import yaml
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from dream.config import SearchPath, as_search_path, build_spec, hydra_context, one_line
@@ -27,6 +28,25 @@ from dream.sweep.spec import Param, SweepSpec
 IDENTITY_GROUPS = ("workload", "hardware", "scheduler")
 _MISSING = object()
 
+
+
+def broken_config_file(exc: Exception, sp: SearchPath) -> tuple[str, str]:
+    """(file, what is wrong) for a config YAML Hydra could not load: syntax error or not UTF-8."""
+    import yaml
+
+    mark = getattr(exc, "problem_mark", None)
+    if mark is not None:
+        problem = getattr(exc, "problem", None) or one_line(str(exc))
+        return str(mark.name), f"line {mark.line + 1}: YAML syntax error: {problem}"
+    for d in sp.dirs:  # Hydra does not say which file failed to decode: find it
+        for f in sorted(Path(d).rglob("*.yaml")):
+            try:
+                f.read_bytes().decode("utf-8")
+            except UnicodeDecodeError as bad:
+                return str(f), f"not UTF-8 text (byte {bad.start})"
+            except OSError:
+                continue
+    return "config", one_line(str(exc))
 
 @dataclass
 class Combination:
@@ -80,6 +100,9 @@ def _cow_set(node: Any, parts: list[str], value: Any) -> Any:
 
 def param_type(param: Param) -> str:
     """The column type of a swept parameter, from all its values: bool, int, float or string."""
+    kind = getattr(param.values, "kind", None)
+    if kind is not None:  # a range knows its type without listing its values
+        return kind
     vals = [v for v in param.values if v is not None]
     if vals and all(isinstance(v, bool) for v in vals):
         return "bool"
@@ -107,6 +130,7 @@ def _validators() -> dict[str, Callable[[Any], None]]:
     build_spec validates each section on its own; validating only the sections a patch
     touched lets a 100,000-point study check every distinct value in well under a second.
     """
+    from dream.config import config_dirs
     from dream.cost import make_cost_model
     from dream.hardware.config import system_from_config
     from dream.schedulers import make_policy
@@ -132,7 +156,8 @@ def _validators() -> dict[str, Callable[[Any], None]]:
 
     return {
         "workload": workload,
-        "hardware": lambda v: (_mapping(v, "hardware"), system_from_config(v, "hardware")),
+        "hardware": lambda v: (_mapping(v, "hardware"), system_from_config(
+            v, "hardware", dataflow_dirs=[d / "dataflow" for d in config_dirs().dirs])),
         "scheduler": scheduler,
         "cost": cost,
         "sim": lambda v: (_mapping(v, "sim"), sim_from_config(v, "sim")),
@@ -181,8 +206,13 @@ class Resolver:
             with open_dict(cfg):
                 del cfg["hydra"]
             base = OmegaConf.to_container(cfg, resolve=True)
-        except (HydraException, OmegaConfBaseException) as exc:
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:  # a config file itself is broken
+            raise ConfigError(*broken_config_file(exc, self.search_path)) from None
+        except (HydraException, OmegaConfBaseException, ValueError, TypeError) as exc:
+            # ValueError, TypeError: Hydra's own for a group given a number or a list of them
             detail = one_line(str(exc))
+            if isinstance(exc, (ValueError, TypeError)):
+                detail = f"cannot compose {' '.join(overrides)}: {detail}"
             if self.where == "overrides":  # dream.compose: the user's own overrides
                 raise ConfigError("overrides", detail) from None
             raise ConfigError("overrides", f"{' '.join(overrides)}: {detail}") from None

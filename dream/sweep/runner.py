@@ -15,9 +15,10 @@ from typing import Any, Iterator, TextIO
 from omegaconf import OmegaConf
 
 from dream.dataset import (DatasetError, DatasetLock, broken_parts, check_target, claim, compact,
-                           is_dataset, move_aside, parquet_files, read_metadata, remove_temp_files,
+                           is_dataset, move_aside, parquet_files, unclaim, read_metadata, remove_temp_files,
                            stored_status, unify, write_metadata)
-from dream.sweep.plan import Plan, make_plan
+from dream.errors import ConfigError
+from dream.sweep.plan import MAX_POINTS, Plan, check_size, make_plan
 from dream.sweep.provenance import stamp
 from dream.sweep.spec import SweepSpec, load_spec
 from dream.sweep.worker import Item, run_point
@@ -54,6 +55,7 @@ class SweepOptions:
     progress: bool = True
     flush_s: float = 2.0                # first flush interval of the Parquet writer
     repair: bool = False                # move broken part files aside instead of stopping
+    max_points: int | None = None       # confirmation to run more than MAX_POINTS points
 
 
 @dataclass
@@ -266,18 +268,20 @@ def estimate(opts: SweepOptions, point_s: float, todo: int, calibrated: int = 0)
     return Estimate(kind, workers, size, serial_s, ray_s, startup)
 
 
-def _dry_run(plan: Plan, todo: list[int], opts: SweepOptions, say: Any, planned_s: float) -> float:
+def _dry_run(plan: Plan, todo: list[int], opts: SweepOptions, say: Any, planned_s: float,
+             total_points: int | None = None) -> float:
     """Print the plan: executor, chunks and an estimated time from a few points simulated here.
 
     The estimate is what a real run would take: planning (measured), calibration (the
     points simulated here, which a run keeps), and the chosen executor's run including
-    Ray's start-up. Returns it.
+    Ray's start-up. Returns it. total_points: the points to run when `todo` is a sample.
     """
     t0 = time.perf_counter()
     point_s, rows = calibrate(plan, todo)
     calib_s = time.perf_counter() - t0
-    est = estimate(opts, point_s, len(todo), len(rows))
-    chunks = math.ceil(max(len(todo) - len(rows), 0) / est.chunk_size) if todo else 0
+    n = len(todo) if total_points is None else total_points
+    est = estimate(opts, point_s, n, len(rows))
+    chunks = math.ceil(max(n - len(rows), 0) / est.chunk_size) if todo else 0
     total = planned_s + calib_s + est.run_s if todo else planned_s
     why = ""
     if opts.executor == "auto":
@@ -293,6 +297,29 @@ def _dry_run(plan: Plan, todo: list[int], opts: SweepOptions, say: Any, planned_
         shown = ", ".join(map(str, p.values[:8])) + (", ..." if len(p.values) > 8 else "")
         say(f"  {p.key}: {len(p.values)} value(s): {shown}")
     return total
+
+
+def _dry_run_large(spec: SweepSpec, opts: SweepOptions, say: Any, t_start: float) -> SweepReport:
+    """--dry-run of a spec above MAX_POINTS: count arithmetically, validate and time a sample.
+
+    Nothing is expanded: the count is the product of the value counts, and the points
+    planned are plan.sample_positions' (every value of every key once, long ranges sampled).
+    """
+    n = len(spec)
+    plan = make_plan(spec, sample=True)
+    out = (Path(opts.out) if opts.out else default_out(spec)).absolute()
+    check_target(out)
+    report = SweepReport(spec.name, out, n)
+    say(f"sweep {spec.name}: {n:,} points (counted, not expanded: above the limit of "
+        f"{MAX_POINTS:,}); every key's values checked (long ranges sampled) on {len(plan):,} "
+        f"points -> {out}/")
+    say("duplicates and points already stored are not counted at this size; a real run "
+        + ("is confirmed by --max-points" if (opts.max_points or 0) >= n
+           else f"needs --max-points {n}"))
+    report.estimate_s = _dry_run(plan, list(range(len(plan))), opts, say,
+                                 time.perf_counter() - t_start, total_points=n)
+    report.wall_s = time.perf_counter() - t_start
+    return report
 
 
 def _start_executor(opts: SweepOptions, kind: str) -> Any:
@@ -335,6 +362,10 @@ def run_sweep(opts: SweepOptions, out_stream: TextIO = sys.stdout) -> SweepRepor
 
     t_start = time.perf_counter()
     spec = load_spec(opts.spec)
+    if opts.dry_run and len(spec) > MAX_POINTS:
+        return _dry_run_large(spec, opts, say, t_start)
+    if not opts.dry_run:
+        check_size(spec, opts.max_points)  # before expanding: a huge spec is refused at once
     plan = make_plan(spec)
     for note in plan.resolver.shadow_notes():
         print(f"dream: {note}", file=sys.stderr)
@@ -342,10 +373,17 @@ def run_sweep(opts: SweepOptions, out_stream: TextIO = sys.stdout) -> SweepRepor
     if opts.dry_run:
         check_target(out)
         return _run(plan, out, opts, say, t_start)
+    created = not out.exists()
+    fresh = created or not is_dataset(out)
     claim(out, "sweep")
-    with DatasetLock(out):
-        _prepare(out, opts, say)
-        return _run(plan, out, opts, say, t_start)
+    try:
+        with DatasetLock(out):
+            _prepare(out, opts, say)
+            return _run(plan, out, opts, say, t_start)
+    except (ConfigError, ExecutorError, KeyboardInterrupt):
+        if fresh:  # nothing was stored: leave no empty dataset behind
+            unclaim(out, created)
+        raise
 
 
 def _run(plan: Plan, out: Path, opts: SweepOptions, say: Any, t_start: float) -> SweepReport:

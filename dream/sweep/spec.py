@@ -11,9 +11,14 @@ Points are small tuples so a 100,000-point study expands in a few megabytes.
 
 from __future__ import annotations
 
+import copy
 import itertools
+import math
+import random
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import ROUND_CEILING, Decimal
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -36,7 +41,7 @@ class Param:
     key: str            # column name: the config path or group, without +/++ prefix
     element: str        # the key as written in an override (with +, ++ or @package)
     is_group: bool      # a config group choice (composed), not a scalar patch
-    values: tuple[Any, ...]
+    values: Sequence[Any]  # a tuple, or ArithmeticValues for a range (never materialised)
 
 
 @dataclass(frozen=True)
@@ -68,9 +73,116 @@ class SweepSpec:
 
 
 def _parser() -> Any:
-    from hydra.core.override_parser.overrides_parser import OverridesParser
+    """Hydra's override parser, with sort() of a range() kept exact (see _sort)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser, create_functions
 
-    return OverridesParser.create()
+    functions = create_functions()
+    hydra_sort = functions.functions["sort"]
+    functions.functions["sort"] = lambda *a, **kw: _sort(hydra_sort, *a, **kw)
+    return OverridesParser(functions)
+
+
+def _sort(hydra_sort: Any, *args: Any, sweep: Any = None, list: Any = None,
+          reverse: bool = False) -> Any:
+    """sort(): a range is only marked for sorting; everything else is Hydra's sort.
+
+    hydra-core 1.3's sort of a range moves its bounds instead of reordering its values:
+    sort(range(1.3,0,-0.5)) gives 0.5, 1.0, 1.5 and sort(range(0,1,0.3),reverse=true)
+    starts at -0.2. A marked range is expanded by ArithmeticValues, which reverses the
+    very values the unsorted range has when their order is the wrong way round.
+    """
+    from hydra.core.override_parser.types import RangeSweep
+
+    target = sweep if sweep is not None else (args[0] if len(args) == 1 and list is None else None)
+    if isinstance(target, RangeSweep):
+        out = copy.copy(target)
+        out.shuffle = False
+        out.__dict__[_ORDER_ATTR] = "descending" if reverse else "ascending"
+        return out
+    return hydra_sort(*args, sweep=sweep, list=list, reverse=reverse)
+
+
+_ORDER_ATTR = "_dream_order"
+
+
+def _decimal(x: int | float) -> Decimal:
+    # the shortest repr is the number as the user wrote it: 1.3 stays 1.3, not 1.3000000000000000444
+    return Decimal(x) if isinstance(x, int) else Decimal(repr(float(x)))
+
+
+@dataclass(frozen=True, eq=False)
+class ArithmeticValues(Sequence):
+    """The values of range(start, stop, step), lazily: value i is start + i * step.
+
+    Float ranges are computed in decimal on the numbers as written, so range(1.3,0,-0.5)
+    is exactly 1.3, 0.8, 0.3 (binary accumulation gives 0.30000000000000004), and a
+    range of 10 million values costs nothing until a value is read. `flip` lists the
+    same values in reverse order (a sorted range that counted the other way).
+    """
+
+    start: Decimal | int  # ints for an integer range
+    step: Decimal | int
+    n: int
+    kind: str          # "int" or "float": the type of every value
+    flip: bool = False
+
+    @classmethod
+    def from_sweep(cls, where: str, sweep: Any) -> "ArithmeticValues":
+        """The values of a parsed Hydra RangeSweep (with our sort mark); ConfigError on step 0."""
+        start, stop, step = sweep.start, sweep.stop, sweep.step
+        if step is None:
+            step = 1
+        for name, v in (("start", start), ("stop", stop), ("step", step)):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise ConfigError(where, f"range() {name} must be a finite number, got {v!r}")
+        if step == 0:
+            raise ConfigError(where, f"range({start},{stop},{step}): the step must not be 0")
+        kind = "int" if all(isinstance(v, int) for v in (start, stop, step)) else "float"
+        order = sweep.__dict__.get(_ORDER_ATTR)
+        flip = (order == "ascending" and step < 0) or (order == "descending" and step > 0)
+        if kind == "int":  # plain int arithmetic: exact, and fast on the hot path of planning
+            return cls(start, step, len(range(start, stop, step)), kind, flip)  # type: ignore[arg-type]
+        d0, d1, ds = _decimal(start), _decimal(stop), _decimal(step)
+        span = (d1 - d0) / ds
+        n = max(0, int(span.to_integral_value(rounding=ROUND_CEILING)))
+        return cls(d0, ds, n, kind, flip)
+
+    def _at(self, i: int) -> int | float:
+        v = self.start + (self.n - 1 - i if self.flip else i) * self.step
+        return v if self.kind == "int" else float(v)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self._at(j) for j in range(*i.indices(self.n))]
+        if i < 0:
+            i += self.n
+        if not 0 <= i < self.n:
+            raise IndexError(i)
+        return self._at(i)
+
+    def __iter__(self) -> Iterator[int | float]:
+        return (self._at(i) for i in range(self.n))
+
+    def __add__(self, other: Any) -> tuple:
+        # concatenation lists the values, as a tuple's would
+        return tuple(self) + tuple(other)
+
+    def __radd__(self, other: Any) -> tuple:
+        return tuple(other) + tuple(self)
+
+    def __eq__(self, other: object) -> bool:
+        # equal to any sequence of the same values, like the tuple it stands for
+        if isinstance(other, ArithmeticValues) and len(other) == self.n:
+            return all(a == b for a, b in zip(self, other))
+        if isinstance(other, (tuple, list)):
+            return len(other) == self.n and all(a == b for a, b in zip(self, other))
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.n, self.kind, self[0] if self.n else None, self[-1] if self.n else None))
 
 
 def group_options(group: str, conf_dir: ConfDirs = None) -> list[str]:
@@ -129,6 +241,13 @@ def parse_param(where: str, key: str, raw: Any, conf_dir: ConfDirs = None) -> Pa
     elif ov.is_interval_sweep():
         raise ConfigError(f"{where}.{key}", "interval() is continuous and cannot be enumerated; "
                           "use range() or a list")
+    elif ov.value_type == ValueType.RANGE_SWEEP:
+        rng = ArithmeticValues.from_sweep(f"{where}.{key}", ov._value)
+        values = rng
+        if ov._value.shuffle:
+            # Hydra shuffles with the global random state; a fixed seed keeps points in one order
+            values = list(rng)
+            random.Random(0).shuffle(values)
     elif ov.is_sweep_override():
         values = [Override._convert_value(v) for v in ov.sweep_iterator()]
     else:
@@ -141,7 +260,8 @@ def parse_param(where: str, key: str, raw: Any, conf_dir: ConfDirs = None) -> Pa
             if not isinstance(v, str) or v not in opts:
                 raise ConfigError(f"{where}.{key}", f"unknown option {v!r} of conf/"
                                   f"{ov.key_or_group}/; available: {opts}")
-    return Param(key=name, element=element, is_group=group, values=tuple(values))
+    return Param(key=name, element=element, is_group=group,
+                 values=values if isinstance(values, ArithmeticValues) else tuple(values))
 
 
 def _override_key(line: str) -> str:
@@ -162,8 +282,7 @@ def parse_spec(raw: Any, path: str | None = None, default_name: str | None = Non
     if unknown:
         raise ConfigError(where, f"unknown field(s) {unknown}; allowed: {sorted(SPEC_FIELDS)}")
     name = raw.get("name", default_name)
-    if not isinstance(name, str) or not _NAME_RE.match(name):
-        raise ConfigError("name", f"must be a plain name (letters, digits, _ . -), got {name!r}")
+    check_name(name)
     overrides = raw.get("overrides") or []
     if isinstance(overrides, str):
         overrides = [overrides]
@@ -202,6 +321,14 @@ def parse_spec(raw: Any, path: str | None = None, default_name: str | None = Non
                      raw=dict(raw), path=path)
 
 
+def check_name(name: Any) -> str:
+    """A spec name is a plain file name (it becomes outputs/<name>/): letters, digits, _ . -,
+    and not "." or ".." (which would name the outputs folder or the working directory)."""
+    if not isinstance(name, str) or not _NAME_RE.match(name) or name in (".", ".."):
+        raise ConfigError("name", f"must be a plain name (letters, digits, _ . -; not . or ..), got {name!r}")
+    return name
+
+
 def find_spec(spec: str, sweeps_dirs: list[Path] | None = None) -> Path:
     """A spec file path, or the name of a spec in ./sweeps/ or the project's sweeps/."""
     p = Path(spec)
@@ -217,11 +344,29 @@ def find_spec(spec: str, sweeps_dirs: list[Path] | None = None) -> Path:
                       f"(available: {names})")
 
 
+class _SpecLoader(yaml.SafeLoader):
+    """YAML as PyYAML reads it, plus YAML 1.2's exponent floats without a dot (1e2, 2.88e-3).
+
+    PyYAML follows YAML 1.1, where `1e-3` is the string '1e-3': a list of such numbers
+    would be refused as a number or stored as text. Quoted '1e2' stays a string.
+    """
+
+
+_SpecLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"))
+
+
 def load_spec(spec: str | Path, conf_dir: ConfDirs = None) -> SweepSpec:
     """Load and validate a spec from a file path or a name in sweeps/."""
     path = find_spec(str(spec))
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.load(path.read_bytes().decode("utf-8"), Loader=_SpecLoader)
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(path), f"not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise ConfigError(str(path), f"cannot be read ({exc.strerror})") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -230,10 +375,56 @@ def load_spec(spec: str | Path, conf_dir: ConfDirs = None) -> SweepSpec:
     return parse_spec(raw, str(path), default_name=path.stem, conf_dir=conf_dir)
 
 
+# a key with more values than this is read by index while expanding, never listed
+_LIST_VALUES = 100_000
+
+
 def iter_points(spec: SweepSpec) -> Iterator[tuple[Any, ...]]:
-    """Every point of the spec (grid product x zip rows), values aligned with spec.keys."""
-    grid_values = [p.values for p in spec.grid]
-    zip_rows = list(zip(*(p.values for p in spec.zip))) if spec.zip else [()]
-    for g in itertools.product(*grid_values):
+    """Every point of the spec (grid product x zip rows), values aligned with spec.keys.
+
+    Streams: values are read by index from each parameter's sequence (a range is never
+    listed), so expanding 10 million points holds one point at a time. The order is
+    itertools.product's: the last grid key varies fastest, then the zip rows.
+    """
+    seqs = [p.values for p in spec.grid]
+    sizes = [len(v) for v in seqs]
+    n_zip = len(spec.zip[0].values) if spec.zip else 1
+    if any(n == 0 for n in sizes) or n_zip == 0:
+        return
+    zip_rows = [tuple(p.values[j] for p in spec.zip) for j in range(n_zip)] if spec.zip else [()]
+    if all(n <= _LIST_VALUES for n in sizes):
+        # every key's values fit in memory: itertools.product (C) lists each key's values,
+        # not the points, and is several times faster than the odometer below
+        for g in itertools.product(*(tuple(v) for v in seqs)):
+            for z in zip_rows:
+                yield g + z
+        return
+    idx = [0] * len(seqs)
+    current = [v[0] for v in seqs]
+    while True:
+        g = tuple(current)
         for z in zip_rows:
             yield g + z
+        # odometer: advance the last key, carry into the ones before it
+        k = len(seqs) - 1
+        while k >= 0:
+            idx[k] += 1
+            if idx[k] < sizes[k]:
+                current[k] = seqs[k][idx[k]]
+                break
+            idx[k] = 0
+            current[k] = seqs[k][0]
+            k -= 1
+        if k < 0:
+            return
+
+
+def point_at(spec: SweepSpec, i: int) -> tuple[Any, ...]:
+    """Point number i of iter_points(spec), computed directly (mixed-radix digits of i)."""
+    n_zip = len(spec.zip[0].values) if spec.zip else 1
+    i, z = divmod(i, n_zip)
+    digits = []
+    for p in reversed(spec.grid):
+        i, d = divmod(i, len(p.values))
+        digits.append(p.values[d])
+    return tuple(reversed(digits)) + tuple(p.values[z] for p in spec.zip)

@@ -77,6 +77,8 @@ def _passthrough(ns: argparse.Namespace) -> list[str]:
         out.append("--retry-failed")
     if ns.fail_fast:
         out.append("--fail-fast")
+    if ns.max_points:
+        out += ["--max-points", str(ns.max_points)]
     if ns.repair:
         out.append("--repair")
     return out
@@ -173,9 +175,11 @@ def main(args: list[str]) -> int:
 
     wd = Path(ns.working_dir)
     try:
+        from dream.sweep.plan import check_size
         from dream.sweep.spec import load_spec
 
         spec = load_spec(ns.spec)  # fail here, not on the cluster, on a bad spec
+        check_size(spec, ns.max_points)
         spec_arg = _spec_in_working_dir(ns.spec, wd)
         job_dirs = _config_dirs_in_working_dir(wd)
     except ConfigError as exc:

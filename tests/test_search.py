@@ -1,0 +1,339 @@
+"""`dream search`: spec validation, ask-and-tell over the sweep machinery, resume, reuse, fidelity, reports."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from omegaconf import OmegaConf
+
+from dream.dataset import TIMING_COLUMNS, parquet_files, read_dataset
+from dream.search.pareto import hypervolume, non_dominated
+from dream.search.spec import load_search_spec, parse_search_spec
+from dream.search.study import ATTR_ROWS, open_study, validate
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+
+BASE = {
+    "name": "srch",
+    "overrides": ["scheduler=dream", "scheduler.tune=false", "hardware=dual_4k_ws_os",
+                  "sim.duration_ms=100"],
+    "grid": {"workload": "vr_gaming", "sim.seed": "range(0,2)"},
+    "search": {
+        "params": {"scheduler.alpha": "tag(log, interval(0.001, 10))",
+                   "scheduler.beta": "interval(0, 2)"},
+        "objectives": ["uxcost"],
+        "trials": 6,
+        "batch": 2,
+    },
+}
+
+
+def env() -> dict[str, str]:
+    e = dict(os.environ)
+    e["PATH"] = f"{VENV_BIN}{os.pathsep}{e.get('PATH', '')}"
+    e["RAY_USAGE_STATS_ENABLED"] = "0"
+    return e
+
+
+def dream(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "dream.cli", *args], capture_output=True,
+                          text=True, cwd=ROOT, timeout=timeout, env=env())
+
+
+def write(tmp: Path, name: str, **search) -> Path:
+    raw = json.loads(json.dumps(BASE))
+    raw["name"] = name
+    raw["search"].update(search)
+    f = tmp / f"{name}.yaml"
+    f.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return f
+
+
+def trials(out: Path, spec: Path) -> list[tuple]:
+    """(number, state, params, values) of every trial in the stored study."""
+    study = open_study(load_search_spec(spec), out, create=False)
+    return [(t.number, t.state.name, dict(t.params), t.values) for t in study.trials]
+
+
+def metrics(out: Path):
+    df = read_dataset(out)
+    return df[[c for c in df.columns if c not in TIMING_COLUMNS]].sort_values("run_key").reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def serial_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("serial")
+    spec = write(tmp, "srch")
+    out = tmp / "out"
+    res = dream("search", str(spec), "--executor", "serial", "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    return spec, out, res
+
+
+# -- validation -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("change, message", [
+    ({"params": {"scheduler.alpha": "tag(log, interval(0, 1))"}}, "search.params.scheduler.alpha: a log interval needs start > 0"),
+    ({"params": {"scheduler.alpha": "0.5"}}, "search.params.scheduler.alpha: '0.5' is one value, not a space"),
+    ({"params": {"hardware": "choice(dual_4k_ws_os, nope)"}}, "search.params.hardware: unknown option 'nope'"),
+    ({"objectives": ["uxcst"]}, "search.objectives: unknown metric 'uxcst'"),
+    ({"objectives": ["uxcost", "energy_mj"], "fidelity": {"sim.seed": [1, 2]}}, "search.fidelity: Optuna's pruners are single-objective"),
+    ({"fidelity": {"sim.seed": [1, 3]}}, "search.fidelity.sim.seed: rungs count the first values of grid.sim.seed"),
+    ({"sampler": "annealing"}, "search.sampler: unknown sampler 'annealing'"),
+    ({"sampler": "grid"}, "search.sampler: grid needs every parameter as choice(...)"),
+    ({"colour": "red"}, "search: unknown field(s) ['colour']"),
+    ({"params": {"sim.seed": "choice(1,2)"}}, "search.params.sim.seed: is also set under grid"),
+])
+def test_bad_search_blocks_are_named(tmp_path, change, message):
+    raw = json.loads(json.dumps(BASE))
+    raw["search"].update(change)
+    from dream.errors import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        parse_search_spec(raw)
+    assert message in str(err.value)
+
+
+def test_bad_spec_exits_2_with_one_line_and_writes_nothing(tmp_path):
+    spec = write(tmp_path, "bad", params={"scheduler.alpha": "interval(2, 1)"})
+    out = tmp_path / "out"
+    res = dream("search", str(spec), "--executor", "serial", "--out", str(out))
+    assert res.returncode == 2
+    assert res.stderr.strip() == ("dream search: error: search.params.scheduler.alpha: "
+                                  "interval needs start < end, got (2, 1)")
+    assert not out.exists()
+    # a value the simulator rejects is caught at the end of a range, before anything runs
+    spec = write(tmp_path, "bad2", params={"sim.warmup_ms": "interval(0, 500)"})
+    res = dream("search", str(spec), "--executor", "serial", "--out", str(out))
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert res.stderr.startswith("dream search: error: sim") and len(res.stderr.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_shipped_search_specs_validate():
+    for name in ("search_tune_dream", "search_dse"):
+        spec = load_search_spec(name)
+        validate(spec)
+        assert len(spec.sweep) == 9
+    assert [o.label for o in load_search_spec("search_dse").objectives] == ["uxcost", "energy_mj", "hardware.total_pes"]
+
+
+# -- running -----------------------------------------------------------------------------
+
+def test_every_simulation_is_a_row_with_its_trial_and_params(serial_run):
+    spec, out, res = serial_run
+    df = read_dataset(out)
+    ts = trials(out, spec)
+    assert len(ts) == 6 and all(state == "COMPLETE" for _, state, _, _ in ts)
+    assert df["run_key"].is_unique and (df["status"] == "ok").all()
+    keys = set()
+    study = open_study(load_search_spec(spec), out, create=False)
+    for t in study.trials:
+        keys.update(k for k, _ in t.user_attrs[ATTR_ROWS])
+        mine = df[df["trial"] == t.number]
+        assert len(mine) == 2 and np.allclose(mine["scheduler.alpha"], t.params["scheduler.alpha"])
+        # the trial's value is the geometric mean of its rows
+        assert t.values[0] == pytest.approx(float(np.exp(np.log(mine["uxcost"]).mean())), rel=1e-12)
+    assert keys == set(df["run_key"])
+    assert "12 simulated, 0 reused" in res.stdout
+
+
+def test_rerun_simulates_nothing_and_more_trials_continue(serial_run, tmp_path):
+    spec, out, _ = serial_run
+    before = metrics(out)
+    res = dream("search", str(spec), "--executor", "serial", "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    assert "this run: 0 simulated" in res.stdout
+    assert metrics(out).equals(before)
+
+
+def test_best_prints_pasteable_overrides_with_the_trials_run_key(serial_run):
+    from dream.config import compose
+    from dream.sweep.keys import run_key
+
+    spec, out, _ = serial_run
+    res = dream("search", str(spec), "--best", "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    line = next(l for l in res.stdout.splitlines() if l.strip().startswith("dream run "))
+    overrides = line.split()[2:] + ["workload=vr_gaming", "sim.seed=1"]
+    key = run_key(OmegaConf.to_container(compose(overrides), resolve=True))
+    df = read_dataset(out)
+    best = min(t[3][0] for t in trials(out, spec))
+    row = df[df["run_key"] == key]
+    assert len(row) == 1, "the pasted overrides must give the trial's own config"
+    trial_rows = df[df["trial"] == int(row["trial"].iloc[0])]
+    assert float(np.exp(np.log(trial_rows["uxcost"]).mean())) == pytest.approx(best, rel=1e-12)
+
+
+def test_repeated_parameter_sets_reuse_their_rows(tmp_path):
+    spec = write(tmp_path, "rep", params={"scheduler.alpha": "choice(0.01, 1.0)",
+                                          "scheduler.drop_threshold": "choice(0.0, 0.5)"},
+                 sampler="random", trials=10, batch=2)
+    out = tmp_path / "out"
+    res = dream("search", str(spec), "--executor", "serial", "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    ts = trials(out, spec)
+    distinct = {tuple(sorted(p.items())) for _, _, p, _ in ts}
+    assert len(ts) == 10 and len(distinct) < 10
+    assert f"{2 * len(distinct)} simulated, {2 * (10 - len(distinct))} reused" in res.stdout
+    assert len(read_dataset(out, dedupe=False)) == 2 * len(distinct)
+    # the same parameter set gets the same value (common random numbers)
+    by_set: dict = {}
+    for _, _, p, v in ts:
+        by_set.setdefault(tuple(sorted(p.items())), set()).add(v[0])
+    assert all(len(v) == 1 for v in by_set.values())
+
+
+def test_fidelity_rungs_prune_and_reuse_the_cheap_rows(tmp_path):
+    raw = json.loads(json.dumps(BASE))
+    raw["grid"] = {"workload": "ar_assistant", "sim.seed": "range(0,3)"}  # values differ by params
+    raw["overrides"][-1] = "sim.duration_ms=200"
+    raw["search"].update({"trials": 8, "batch": 4, "fidelity": {"sim.seed": [1, 3]}})
+    spec = tmp_path / "fid.yaml"
+    spec.write_text(yaml.safe_dump(raw, sort_keys=False))
+    out = tmp_path / "out"
+    res = dream("search", str(spec), "--executor", "serial", "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    study = open_study(load_search_spec(spec), out, create=False)
+    states = [t.state.name for t in study.trials]
+    assert "PRUNED" in states and "COMPLETE" in states
+    for t in study.trials:
+        n = len(t.user_attrs[ATTR_ROWS])
+        if t.state.name == "PRUNED":
+            assert n == 1 and list(t.intermediate_values) == [1]   # one seed, reported at step 1
+        else:
+            assert n == 3
+    df = read_dataset(out)
+    assert len(df) == sum(len(t.user_attrs[ATTR_ROWS]) for t in study.trials)  # seed 0 reused
+    assert len(dream("report", str(out)).stdout) > 0 and (out / "report" / "search.md").is_file()
+
+
+def test_sigkill_and_rerun_repeats_no_simulation(tmp_path):
+    spec = write(tmp_path, "kill", trials=12, batch=2)
+    ref = tmp_path / "ref"
+    assert dream("search", str(spec), "--executor", "serial", "--out", str(ref)).returncode == 0
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "dream.cli", "search", str(spec), "--executor",
+                             "serial", "--out", str(out)], cwd=ROOT, env=env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(parquet_files(out) if out.exists() else []) < 7:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    stored = read_dataset(out, dedupe=False)
+    assert 7 <= len(stored) < 24, "killed mid-search"
+    res = dream("search", str(spec), "--executor", "serial", "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    final = read_dataset(out, dedupe=False)
+    # nothing stored was simulated again, nothing was lost: each run key once
+    assert final["run_key"].is_unique
+    assert f"{len(final) - len(stored)} simulated" in res.stdout
+    # and the study is the one an uninterrupted run gives
+    assert trials(out, spec) == trials(ref, spec)
+    assert metrics(out).drop(columns="trial").equals(metrics(ref).drop(columns="trial"))
+
+
+def test_local_ray_asks_the_same_trials_as_serial(serial_run, tmp_path):
+    spec, serial_out, _ = serial_run
+    out = tmp_path / "ray"
+    res = dream("search", str(spec), "--executor", "ray", "--workers", "2", "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    assert trials(out, spec) == trials(serial_out, spec)
+    assert metrics(out).equals(metrics(serial_out))
+
+
+def test_report_of_a_two_objective_search(tmp_path):
+    spec = write(tmp_path, "mo", params={"hardware.first_share": "interval(0.25, 0.75)",
+                                         "hardware.mix": "choice(ws_os, os_rs)"},
+                 objectives=["uxcost", "energy_mj"], trials=8, batch=4)
+    raw = yaml.safe_load(spec.read_text())
+    raw["overrides"] = ["hardware=pe_budget", "scheduler=fcfs", "sim.duration_ms=100"]
+    spec.write_text(yaml.safe_dump(raw, sort_keys=False))
+    out = tmp_path / "out"
+    assert dream("search", str(spec), "--executor", "serial", "--out", str(out)).returncode == 0
+    res = dream("report", str(out))
+    assert res.returncode == 0, res.stderr
+    rep = out / "report"
+    text = (rep / "search.md").read_text()
+    assert "## Pareto front (non-dominated trials)" in text and "dream timeline" in text
+    for f in ("search_pareto.png", "search_convergence.png", "search_trials.csv"):
+        assert (rep / f).is_file()
+    front = [f for f in (rep / "trials").glob("trial-*.yaml")]
+    assert front and all("overrides" in yaml.safe_load(f.read_text()) for f in front)
+
+
+# -- Pareto helpers ------------------------------------------------------------------------
+
+def test_hypervolume_matches_a_monte_carlo_estimate():
+    rng = np.random.default_rng(3)
+    for d in (2, 3):
+        pts = rng.random((12, d))
+        ref = np.ones(d) * 1.1
+        samples = rng.random((200_000, d)) * 1.1
+        dominated = (samples[:, None, :] >= pts[None, :, :]).all(axis=2).any(axis=1)
+        assert hypervolume(pts, ref) == pytest.approx(dominated.mean() * 1.1 ** d, rel=0.02)
+        front = non_dominated(pts)
+        for i in range(len(pts)):
+            dom = ((pts <= pts[i]).all(axis=1) & (pts < pts[i]).any(axis=1)).any()
+            assert front[i] == (not dom)
+
+
+# -- a Ray cluster by address --------------------------------------------------------------
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.cluster
+@pytest.mark.timeout(600)
+def test_search_on_a_cluster_by_address_asks_the_serial_trials(serial_run, tmp_path):
+    spec, serial_out, _ = serial_run
+    gcs = _free_port()
+    e = {k: v for k, v in env().items() if not k.startswith(("RAY_", "DREAM_"))}
+    e.update({"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token"})
+    log = open(tmp_path / "head.log", "w")
+    # a head node of our own (free ports, --block): stopped by its process group, never
+    # by `ray stop`, which would stop every Ray on the machine
+    head = subprocess.Popen([str(VENV_BIN / "ray"), "start", "--head", "--port", str(gcs),
+                             "--num-cpus", "2", "--include-dashboard", "false",
+                             "--ray-client-server-port", str(_free_port()),
+                             "--dashboard-agent-listen-port", str(_free_port()),
+                             "--disable-usage-stats", "--block"],
+                            env=e, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        out = tmp_path / "cluster"
+        deadline = time.time() + 180
+        while True:
+            res = subprocess.run([sys.executable, "-m", "dream.cli", "search", str(spec), "--address",
+                                  f"127.0.0.1:{gcs}", "--out", str(out)], capture_output=True,
+                                 text=True, cwd=ROOT, env=e, timeout=300)
+            if res.returncode != 2 or time.time() > deadline:
+                break
+            time.sleep(3)  # the head is still starting
+        assert res.returncode == 0, res.stderr + (tmp_path / "head.log").read_text()[-2000:]
+        assert trials(out, spec) == trials(serial_out, spec)
+        assert metrics(out).equals(metrics(serial_out))
+    finally:
+        try:
+            os.killpg(head.pid, signal.SIGTERM)
+            head.wait(timeout=45)
+        except subprocess.TimeoutExpired:
+            os.killpg(head.pid, signal.SIGKILL)
+            head.wait(timeout=10)
+        except ProcessLookupError:
+            pass
