@@ -127,3 +127,14 @@ def test_sweep_finds_user_specs_and_options(project):
     assert any("shadows" in line for line in p.stderr.splitlines())
     p = _dream("sweep", "no_such_spec", cwd=project)
     assert p.returncode == 2 and "mine" in p.stderr and p.stderr.count("\n") == 1
+
+
+def test_submit_refuses_config_dirs_the_job_could_not_see(project, tmp_path):
+    """Checked before any cluster is contacted: no cluster runs here."""
+    outside = tmp_path / "elsewhere"
+    (outside / "workload").mkdir(parents=True)
+    p = _dream("submit", "mine", "--config-dir", str(outside), "--address", "http://127.0.0.1:9", cwd=project)
+    assert p.returncode == 2 and p.stderr.count("\n") == 1, p.stderr
+    assert "outside the shipped directory" in p.stderr
+    p = _dream("submit", "no_such_spec", "--address", "http://127.0.0.1:9", cwd=project)
+    assert p.returncode == 2 and "no_such_spec" in p.stderr and "cannot reach" not in p.stderr
