@@ -223,6 +223,106 @@ def compose_plain(overrides: Sequence[str] | None = None,
     return compose_cached(list(overrides or []), sp)
 
 
+COMPOSE_CACHE_MAX = 256  # remembered compositions kept on disk (the oldest go first)
+
+
+def compose_cache_dir() -> Path:
+    """Where `dream run` remembers compositions between processes (per user, XDG cache)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dream" / "compose"
+
+
+def _compose_cache_key(overrides: Sequence[str], sp: SearchPath) -> str:
+    """A digest of everything a composition depends on: the overrides, every YAML file of
+    the search path (path, size, modification time), and the versions of dream, Hydra and
+    OmegaConf. Editing, adding or removing any config file gives a new key."""
+    import hashlib
+    from importlib.metadata import PackageNotFoundError, version
+
+    from dream import __version__
+
+    h = hashlib.blake2b(digest_size=16)
+    versions = []
+    for pkg in ("hydra-core", "omegaconf"):
+        try:
+            versions.append(version(pkg))
+        except PackageNotFoundError:
+            versions.append("?")
+    h.update(repr((__version__, versions, list(overrides))).encode())
+    for d in sp.dirs:
+        h.update(f"\0dir {d}".encode())
+        for f in sorted(d.rglob("*.y*ml")):
+            st = f.stat()
+            h.update(f"\0{f.relative_to(d)} {st.st_size} {st.st_mtime_ns}".encode())
+    return h.hexdigest()
+
+
+def _json_safe(node: Any) -> bool:
+    """Whether a JSON round trip gives the same value back (string keys, plain scalars)."""
+    if isinstance(node, dict):
+        return all(isinstance(k, str) and _json_safe(v) for k, v in node.items())
+    if isinstance(node, list):
+        return all(_json_safe(v) for v in node)
+    return node is None or isinstance(node, (str, int, float, bool))
+
+
+def _plain_output(arg: str) -> str | None:
+    """The directory of an `output=DIR` override whose value Hydra reads as that very string."""
+    import re
+
+    key, _, value = arg.partition("=")
+    if key != "output" or not re.fullmatch(r"[\w./-]+", value):
+        return None
+    if value.lower() in ("true", "false", "null", "nan", "inf", "+inf", "-inf"):
+        return None
+    try:
+        float(value)
+        return None  # Hydra would read a number
+    except ValueError:
+        return value
+
+
+def compose_remembered(overrides: Sequence[str], sp: SearchPath) -> tuple[dict, dict[str, str | None]]:
+    """compose_plain, remembered on disk across processes: a repeated `dream run` skips
+    importing Hydra and composing. Configs with ${...} interpolations (they may read the
+    environment) are never remembered; a cache that cannot be read or written is ignored.
+    A plain `output=DIR` is set after the lookup, so runs into new directories share one entry.
+    """
+    given = [a for a in overrides if a.startswith("output=")]
+    out = _plain_output(given[0]) if len(given) == 1 else None
+    if out is not None:
+        config, choices = _compose_remembered([a for a in overrides if a != given[0]], sp)
+        if "output" in config:
+            return {**config, "output": out}, choices
+    return _compose_remembered(overrides, sp)
+
+
+def _compose_remembered(overrides: Sequence[str], sp: SearchPath) -> tuple[dict, dict[str, str | None]]:
+    import json
+
+    path: Path | None = None
+    try:
+        path = compose_cache_dir() / f"{_compose_cache_key(overrides, sp)}.json"
+        data = json.loads(path.read_text())
+        return data["config"], data["choices"]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    config, choices = compose_plain(overrides, sp)
+    from dream.sweep.resolve import last_compose_interpolated
+
+    if path is not None and not last_compose_interpolated() and _json_safe(config) and _json_safe(choices):
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps({"config": config, "choices": choices}))
+            tmp.replace(path)
+            kept = sorted(path.parent.glob("*.json"), key=lambda f: f.stat().st_mtime_ns)
+            for old in kept[:-COMPOSE_CACHE_MAX]:
+                old.unlink(missing_ok=True)
+        except OSError:
+            pass
+    return config, choices
+
+
 def one_line(message: str) -> str:
     """Hydra's multi-line composition error as one line (options listed, search path cut)."""
     text = message.split("Config search path")[0].split("\nSearch path:")[0].strip()
