@@ -576,12 +576,11 @@ def analyse(flow: Dataflow, dims: Mapping[str, np.ndarray], stride: np.ndarray, 
     is_unroll = st == UNROLL
     is_edge = st == EDGE
     # mapped sizes per state (GetNumOutputs)
-    act_t = np.where(is_edge, dv - _tdiv(dv, of) * of,
-                     np.where((is_init | is_unroll) & ie, dv, sz))
+    rem = dv % of  # dimensions are positive: MAESTRO's D - (D / ofs) * ofs
+    act_t = np.where(is_edge, rem, np.where((is_init | is_unroll) & ie, dv, sz))
     cond = is_edge | (is_init & ie)
     small = dv < sz
     act_s = np.where(cond & small, dv, sz)
-    rem = np.fmod(dv, of)
     act_se = np.where(cond & ~small, np.where(rem == 0, sz, rem), act_s)
     act = np.where(sp, act_s, act_t)
     act_e = np.where(sp, act_se, act_t)
@@ -604,7 +603,7 @@ def analyse(flow: Dataflow, dims: Mapping[str, np.ndarray], stride: np.ndarray, 
     # (first PE) or unique (other PEs) size, temporal maps a full-mapped or a reuse size
     rows2 = rows[:, None]
     uniq = np.minimum(sz, of)
-    tm = np.where(ie, np.fmod(dv, of), sz)
+    tm = np.where(ie, rem, sz)
     vt = np.where(J[None, :] == prime[:, None], uniq, np.where(is_unroll, dv, sz))
     qual = ~is_unroll & (~is_init | (prime[:, None] > J[None, :]))
     # per position: (first-PE full, other-PE full, first-PE reuse, other-PE reuse) sizes
@@ -628,7 +627,8 @@ def analyse(flow: Dataflow, dims: Mapping[str, np.ndarray], stride: np.ndarray, 
     # runtime, innermost level first: a level's compute delay is its sub-cluster's runtime
     head = hops * hop_latency
     bw = np.asarray(int(noc_bw), I64)
-    noc_max = np.maximum(head + _ceil(target, bw) - 1, head + _ceil(ingress, bw) - 1)
+    # volumes are non-negative: ceil(v / bw) = -(-v // bw)
+    noc_max = head - 1 - (-np.maximum(target, ingress) // bw)
     bounds = np.searchsorted(lv, np.arange(NL + 1))
     sub = None
     runtime = np.zeros(L)
