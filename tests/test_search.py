@@ -318,13 +318,20 @@ def test_search_on_a_cluster_by_address_asks_the_serial_trials(serial_run, tmp_p
     try:
         out = tmp_path / "cluster"
         deadline = time.time() + 180
-        while True:
+        while True:  # the head is up when `ray status` answers for it
+            st = subprocess.run([str(VENV_BIN / "ray"), "status", "--address", f"127.0.0.1:{gcs}"],
+                                capture_output=True, text=True, env=e, timeout=120)
+            assert head.poll() is None, (tmp_path / "head.log").read_text()[-2000:]
+            if st.returncode == 0 or time.time() > deadline:
+                break
+            time.sleep(2)
+        for attempt in range(2):
             res = subprocess.run([sys.executable, "-m", "dream.cli", "search", str(spec), "--address",
                                   f"127.0.0.1:{gcs}", "--out", str(out)], capture_output=True,
                                  text=True, cwd=ROOT, env=e, timeout=300)
-            if res.returncode != 2 or time.time() > deadline:
+            # a loaded machine can make Ray's own worker registration time out: once more
+            if res.returncode == 0 or "Failed to register worker" not in res.stderr:
                 break
-            time.sleep(3)  # the head is still starting
         assert res.returncode == 0, res.stderr + (tmp_path / "head.log").read_text()[-2000:]
         assert trials(out, spec) == trials(serial_out, spec)
         assert metrics(out).equals(metrics(serial_out))
