@@ -98,8 +98,9 @@ def process_figures(runs: int = 7) -> None:
                "sim.duration_ms=700", f"output={tmp}/run"]
         rows = [
             ("python -c pass", [PY, "-c", "pass"]),
-            ("imports of dream run (numpy, pandas, hydra, the simulator)",
-             [PY, "-c", "import dream.api, dream.rundir, dream.sweep.resolve, hydra.compose"]),
+            ("imports of dream run (numpy, pandas, pyarrow, the simulator)",
+             [PY, "-c", "import dream.cli, dream.api, dream.rundir, dream.config, dream.cost, "
+                        "dream.metrics, dream.sim.engine, dream.schedulers, dream.workload.catalog"]),
             ("dream run (700 ms of vr_gaming on J)", run),
         ]
         _time(run, tmp, 1)  # warm the file cache
@@ -109,6 +110,32 @@ def process_figures(runs: int = 7) -> None:
             wall, cpu = _time(cmd, tmp, runs)
             print(f"  {label:<60} wall {wall:.3f} s  cpu {cpu:.3f} s")
     print("  target: dream run under 0.4 s (XRBench-MAESTRO's whole C++ process: 1.9 s)")
+    phases = subprocess.run([PY, "-c", PHASES], capture_output=True, text=True, check=True)
+    print("  where one dream run's time goes (one fresh process, composition remembered):")
+    print("   " + phases.stdout.strip())
+
+
+# the phases of `dream run`'s fast path, timed inside one fresh process
+PHASES = """
+import tempfile, time
+t0 = time.perf_counter()
+import dream.api, dream.rundir
+from dream.config import build_spec, compose_remembered, config_dirs
+t1 = time.perf_counter()
+out = tempfile.mkdtemp()
+args = ["workload=vr_gaming", "hardware=dual_4k_ws_os", "sim.duration_ms=700", "output=" + out]
+cfg, _ = compose_remembered(args, config_dirs())
+t2 = time.perf_counter()
+spec = build_spec(cfg)
+t3 = time.perf_counter()
+res = dream.api.run_spec(spec)
+t4 = time.perf_counter()
+dream.rundir.write_run(res, out, cfg)
+t5 = time.perf_counter()
+print(f"imports {t1 - t0:.3f} s, compose {t2 - t1:.3f} s, build_spec (more imports, layer tables) "
+      f"{t3 - t2:.3f} s, run_spec {t4 - t3:.3f} s (the engine's loop {res.summary['wall_s']:.3f} s), "
+      f"write {t5 - t4:.3f} s")
+"""
 
 
 SPECS = ["example", "demo", "tune_dream", "dream_ablation", "schedulers", "paper"]

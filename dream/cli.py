@@ -109,13 +109,15 @@ def cmd_run(args: list[str]) -> None:
 
 
 def _run_fast(args: list[str]) -> None:
-    from dream.config import build_spec, compose_plain, config_dirs, shadow_notes
+    from dream.config import build_spec, compose_remembered, config_dirs, shadow_notes
 
     from dream.rundir import check_run_dir, format_summary, new_run_dir, write_run
 
     try:
         sp = config_dirs()
-        config, choices = compose_plain(args, sp)
+        # a composition seen before (same overrides, same config files) is read back
+        # instead of composed: no Hydra import, no compose
+        config, choices = compose_remembered(args, sp)
         _note(shadow_notes(sp, choices))
         spec = build_spec(config)
         out = config.get("output")

@@ -5,7 +5,8 @@ Config groups are looked up on a search path: every directory given with `--conf
 then the built-in `dream/conf/` shipped in the package. The first directory holding an
 option wins, so a user's `conf/workload/vr_gaming.yaml` shadows the built-in one.
 `config_dirs()` returns the active search path; loaders of other config locations (e.g.
-`dataflow/`) use it too.
+`dataflow/`) use it too. Inside `builtin_configs_only()` it is the built-ins alone (what
+`dream validate` runs on, whatever ./conf or --config-dir hold).
 """
 
 from __future__ import annotations
@@ -95,8 +96,13 @@ def search_path(extra: Iterable[str | Path] = (), cwd: Path | None = None) -> Se
         if not p.is_dir():
             raise ConfigError("--config-dir", f"{str(d)!r} is not a directory")
         dirs.append(p.resolve())
-    local = (cwd or Path.cwd()) / "conf"
-    if local.is_dir():
+    try:
+        local: Path | None = (cwd or Path.cwd()) / "conf"
+    except FileNotFoundError:
+        # the working directory was removed under us (a Ray job's working_dir is unpacked
+        # again once Ray starts); `dream` put ./conf into $DREAM_CONFIG_DIRS at start-up
+        local = None
+    if local is not None and local.is_dir():
         dirs.append(local.resolve())
     dirs.append(CONF_DIR)
     return SearchPath(tuple(dict.fromkeys(dirs)))
@@ -106,9 +112,32 @@ def _env_dirs() -> list[str]:
     return [d for d in os.environ.get(ENV_CONFIG_DIRS, "").split(os.pathsep) if d]
 
 
+BUILTIN_ONLY = SearchPath((CONF_DIR,))
+# set by builtin_configs_only(): the search path every lookup of this process uses meanwhile
+_PINNED: SearchPath | None = None
+
+
 def config_dirs() -> SearchPath:
-    """The active search path: $DREAM_CONFIG_DIRS (set by --config-dir), ./conf, the built-ins."""
-    return search_path(_env_dirs())
+    """The active search path: $DREAM_CONFIG_DIRS (set by --config-dir), ./conf, the built-ins.
+
+    Inside `builtin_configs_only()`, the built-ins alone.
+    """
+    return _PINNED if _PINNED is not None else search_path(_env_dirs())
+
+
+@contextmanager
+def builtin_configs_only() -> Iterator[SearchPath]:
+    """Look up configs (groups, dataflow files) in the built-in dream/conf/ only, meanwhile.
+
+    For runs whose meaning depends on the shipped configs being used as shipped (`dream
+    validate`): a user's ./conf or --config-dir option of the same name must not take over.
+    """
+    global _PINNED
+    before, _PINNED = _PINNED, BUILTIN_ONLY
+    try:
+        yield BUILTIN_ONLY
+    finally:
+        _PINNED = before
 
 
 def use_config_dirs(dirs: Sequence[str | Path]) -> SearchPath:
@@ -216,6 +245,106 @@ def compose_plain(overrides: Sequence[str] | None = None,
     sp = config_dirs if isinstance(config_dirs, SearchPath) else (
         search_path(config_dirs) if config_dirs is not None else globals()["config_dirs"]())
     return compose_cached(list(overrides or []), sp)
+
+
+COMPOSE_CACHE_MAX = 256  # remembered compositions kept on disk (the oldest go first)
+
+
+def compose_cache_dir() -> Path:
+    """Where `dream run` remembers compositions between processes (per user, XDG cache)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dream" / "compose"
+
+
+def _compose_cache_key(overrides: Sequence[str], sp: SearchPath) -> str:
+    """A digest of everything a composition depends on: the overrides, every YAML file of
+    the search path (path, size, modification time), and the versions of dream, Hydra and
+    OmegaConf. Editing, adding or removing any config file gives a new key."""
+    import hashlib
+    from importlib.metadata import PackageNotFoundError, version
+
+    from dream import __version__
+
+    h = hashlib.blake2b(digest_size=16)
+    versions = []
+    for pkg in ("hydra-core", "omegaconf"):
+        try:
+            versions.append(version(pkg))
+        except PackageNotFoundError:
+            versions.append("?")
+    h.update(repr((__version__, versions, list(overrides))).encode())
+    for d in sp.dirs:
+        h.update(f"\0dir {d}".encode())
+        for f in sorted(d.rglob("*.y*ml")):
+            st = f.stat()
+            h.update(f"\0{f.relative_to(d)} {st.st_size} {st.st_mtime_ns}".encode())
+    return h.hexdigest()
+
+
+def _json_safe(node: Any) -> bool:
+    """Whether a JSON round trip gives the same value back (string keys, plain scalars)."""
+    if isinstance(node, dict):
+        return all(isinstance(k, str) and _json_safe(v) for k, v in node.items())
+    if isinstance(node, list):
+        return all(_json_safe(v) for v in node)
+    return node is None or isinstance(node, (str, int, float, bool))
+
+
+def _plain_output(arg: str) -> str | None:
+    """The directory of an `output=DIR` override whose value Hydra reads as that very string."""
+    import re
+
+    key, _, value = arg.partition("=")
+    if key != "output" or not re.fullmatch(r"[\w./-]+", value):
+        return None
+    if value.lower() in ("true", "false", "null", "nan", "inf", "+inf", "-inf"):
+        return None
+    try:
+        float(value)
+        return None  # Hydra would read a number
+    except ValueError:
+        return value
+
+
+def compose_remembered(overrides: Sequence[str], sp: SearchPath) -> tuple[dict, dict[str, str | None]]:
+    """compose_plain, remembered on disk across processes: a repeated `dream run` skips
+    importing Hydra and composing. Configs with ${...} interpolations (they may read the
+    environment) are never remembered; a cache that cannot be read or written is ignored.
+    A plain `output=DIR` is set after the lookup, so runs into new directories share one entry.
+    """
+    given = [a for a in overrides if a.startswith("output=")]
+    out = _plain_output(given[0]) if len(given) == 1 else None
+    if out is not None:
+        config, choices = _compose_remembered([a for a in overrides if a != given[0]], sp)
+        if "output" in config:
+            return {**config, "output": out}, choices
+    return _compose_remembered(overrides, sp)
+
+
+def _compose_remembered(overrides: Sequence[str], sp: SearchPath) -> tuple[dict, dict[str, str | None]]:
+    import json
+
+    path: Path | None = None
+    try:
+        path = compose_cache_dir() / f"{_compose_cache_key(overrides, sp)}.json"
+        data = json.loads(path.read_text())
+        return data["config"], data["choices"]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    config, choices = compose_plain(overrides, sp)
+    from dream.sweep.resolve import last_compose_interpolated
+
+    if path is not None and not last_compose_interpolated() and _json_safe(config) and _json_safe(choices):
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps({"config": config, "choices": choices}))
+            tmp.replace(path)
+            kept = sorted(path.parent.glob("*.json"), key=lambda f: f.stat().st_mtime_ns)
+            for old in kept[:-COMPOSE_CACHE_MAX]:
+                old.unlink(missing_ok=True)
+        except OSError:
+            pass
+    return config, choices
 
 
 def one_line(message: str) -> str:

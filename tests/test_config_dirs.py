@@ -127,3 +127,42 @@ def test_sweep_finds_user_specs_and_options(project):
     assert any("shadows" in line for line in p.stderr.splitlines())
     p = _dream("sweep", "no_such_spec", cwd=project)
     assert p.returncode == 2 and "mine" in p.stderr and p.stderr.count("\n") == 1
+
+
+def test_submit_refuses_config_dirs_the_job_could_not_see(project, tmp_path):
+    """Checked before any cluster is contacted: no cluster runs here."""
+    outside = tmp_path / "elsewhere"
+    (outside / "workload").mkdir(parents=True)
+    p = _dream("submit", "mine", "--config-dir", str(outside), "--address", "http://127.0.0.1:9", cwd=project)
+    assert p.returncode == 2 and p.stderr.count("\n") == 1, p.stderr
+    assert "outside the shipped directory" in p.stderr
+    p = _dream("submit", "no_such_spec", "--address", "http://127.0.0.1:9", cwd=project)
+    assert p.returncode == 2 and "no_such_spec" in p.stderr and "cannot reach" not in p.stderr
+
+
+def test_dream_run_remembers_compositions_and_sees_edits(project, tmp_path):
+    """A repeated `dream run` reads its composition back; editing a config file is seen at once."""
+    cache = tmp_path / "cache"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DREAM_")}
+    env["XDG_CACHE_HOME"] = str(cache)
+
+    def run(out: str, *extra: str) -> str:
+        p = subprocess.run([sys.executable, "-m", "dream.cli", "run", "workload=mine", "sim.duration_ms=100",
+                            f"output={out}", *extra], capture_output=True, text=True, cwd=project,
+                           timeout=300, env=env)
+        assert p.returncode == 0, p.stderr
+        return (project / out / "config.yaml").read_text()
+
+    first = run("a")
+    files = list((cache / "dream" / "compose").glob("*.json"))
+    assert len(files) == 1
+    second = run("b")  # another output directory: the same remembered composition
+    assert list((cache / "dream" / "compose").glob("*.json")) == files
+    assert second == first.replace("output: a", "output: b") and "offchip_bw: 32" in second
+    hw = project / "conf" / "hardware" / "dual_4k_ws_os.yaml"
+    hw.write_text(hw.read_text().replace("offchip_bw: 32", "offchip_bw: 48"))
+    assert "offchip_bw: 48" in run("c")
+    # a config with an interpolation may read the environment: never remembered
+    before = len(list((cache / "dream" / "compose").glob("*.json")))
+    assert f"description: {os.environ['HOME']}" in run("d", "workload.description=${oc.env:HOME}")
+    assert len(list((cache / "dream" / "compose").glob("*.json"))) == before

@@ -11,7 +11,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -221,6 +220,22 @@ grid:
     assert first.returncode == 0, err
     raw = read_dataset(work / "data", dedupe=False)
     assert len(raw) == 300 and raw["run_key"].is_unique
+
+
+def test_two_sweeps_started_together_store_every_point_once(work):
+    procs = [subprocess.Popen([PY, "-m", "dream.cli", "sweep", "small.yaml", "--out", "data",
+                               "--executor", "serial", "--no-progress"], cwd=work,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = [(p.wait(timeout=300), p.stderr.read()) for p in procs]
+    codes = sorted(code for code, _ in results)
+    # one ran; the other was refused (or, started after the first had finished, found all stored)
+    assert codes in ([0, 2], [0, 0]), results
+    for code, err in results:
+        assert "Traceback" not in err, err
+        if code == 2:
+            assert "another dream process" in err, err
+    raw = read_dataset(work / "data", dedupe=False)
+    assert len(raw) == 8 and raw["run_key"].is_unique
 
 
 # -- 4. every file we read can be broken ------------------------------------------------------

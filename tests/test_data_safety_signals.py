@@ -5,7 +5,6 @@ Real processes and real signals: `dream sweep` in a subprocess, Ray where Ray is
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import socket

@@ -215,7 +215,7 @@ def test_fidelity_rungs_prune_and_reuse_the_cheap_rows(tmp_path):
             assert n == 3
     df = read_dataset(out)
     assert len(df) == sum(len(t.user_attrs[ATTR_ROWS]) for t in study.trials)  # seed 0 reused
-    assert len(dream("report", str(out)).stdout) > 0 and (out / "report" / "search.md").is_file()
+    assert len(dream("report", str(out)).stdout) > 0 and (out.parent / f"{out.name}-report" / "search.md").is_file()
 
 
 def test_sigkill_and_rerun_repeats_no_simulation(tmp_path):
@@ -264,7 +264,7 @@ def test_report_of_a_two_objective_search(tmp_path):
     assert dream("search", str(spec), "--executor", "serial", "--out", str(out)).returncode == 0
     res = dream("report", str(out))
     assert res.returncode == 0, res.stderr
-    rep = out / "report"
+    rep = out.parent / f"{out.name}-report"  # reports go beside the dataset
     text = (rep / "search.md").read_text()
     assert "## Pareto front (non-dominated trials)" in text and "dream timeline" in text
     for f in ("search_pareto.png", "search_convergence.png", "search_trials.csv"):

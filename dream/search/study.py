@@ -277,9 +277,9 @@ class Evaluator:
             for pt in pts:
                 config, key, _ = self.resolver.resolve(pt)
                 ks.append(key)
-                if key in self.rows:
+                if key in self.rows or key in todo:  # stored, or a batch-mate's
                     self.report.reused += 1
-                elif key not in todo:
+                else:
                     todo[key] = pt
                     first_trial[key] = number
                 self._cost.setdefault(key, _sim_s(config))

@@ -501,4 +501,16 @@ def compose_cached(overrides: list[str], sp: SearchPath) -> tuple[dict, dict[str
         _RESOLVERS[memo] = resolver
     point = tuple(v for _, v in scalars)
     config, _, _ = resolver.resolve(point)
-    return config, dict(resolver.combination(point).choices)
+    combo = resolver.combination(point)
+    # whether the result depends on more than the files and the overrides (${oc.env:...},
+    # resolvers): such a config must not be remembered across processes
+    _LAST_INTERPOLATED[0] = combo.interpolated or any(isinstance(v, str) and "${" in v for v in point)
+    return config, dict(combo.choices)
+
+
+_LAST_INTERPOLATED = [False]
+
+
+def last_compose_interpolated() -> bool:
+    """Whether the last compose_cached result came from a config with ${...} interpolations."""
+    return _LAST_INTERPOLATED[0]

@@ -376,14 +376,16 @@ def run_sweep(opts: SweepOptions, out_stream: TextIO = sys.stdout) -> SweepRepor
     created = not out.exists()
     fresh = created or not is_dataset(out)
     claim(out, "sweep")
+    lock = DatasetLock(out).acquire()  # a second writer is refused here, before it touches anything
     try:
-        with DatasetLock(out):
-            _prepare(out, opts, say)
-            return _run(plan, out, opts, say, t_start)
+        _prepare(out, opts, say)
+        return _run(plan, out, opts, say, t_start)
     except (ConfigError, ExecutorError, KeyboardInterrupt):
-        if fresh:  # nothing was stored: leave no empty dataset behind
+        if fresh:  # nothing was stored: leave no empty dataset behind (we hold the lock)
             unclaim(out, created)
         raise
+    finally:
+        lock.release()
 
 
 def _run(plan: Plan, out: Path, opts: SweepOptions, say: Any, t_start: float) -> SweepReport:

@@ -143,6 +143,21 @@ def main(args: list[str]) -> int:
         print("dream submit: error: a SPEC to submit (or --status/--logs/--stop ID) is required",
               file=sys.stderr)
         return 2
+    if ns.spec:
+        # the spec and the config dirs are checked before the cluster is contacted:
+        # bad input exits 2 here, not on the cluster
+        wd = Path(ns.working_dir)
+        try:
+            from dream.sweep.plan import check_size
+            from dream.sweep.spec import load_spec
+
+            spec = load_spec(ns.spec)
+            check_size(spec, ns.max_points)
+            spec_arg = _spec_in_working_dir(ns.spec, wd)
+            job_dirs = _config_dirs_in_working_dir(wd)
+        except ConfigError as exc:
+            print(f"dream submit: error: {exc}", file=sys.stderr)
+            return 2
     try:
         from dream.sweep.executors import use_token_auth_if_available
 
@@ -173,18 +188,6 @@ def main(args: list[str]) -> int:
         print(f"dream submit: error: {' '.join(str(exc).split())[:300]}", file=sys.stderr)
         return 2
 
-    wd = Path(ns.working_dir)
-    try:
-        from dream.sweep.plan import check_size
-        from dream.sweep.spec import load_spec
-
-        spec = load_spec(ns.spec)  # fail here, not on the cluster, on a bad spec
-        check_size(spec, ns.max_points)
-        spec_arg = _spec_in_working_dir(ns.spec, wd)
-        job_dirs = _config_dirs_in_working_dir(wd)
-    except ConfigError as exc:
-        print(f"dream submit: error: {exc}", file=sys.stderr)
-        return 2
     out = str(Path(ns.out or Path("outputs") / spec.name).resolve())
     runtime_env = {"working_dir": str(wd), "excludes": EXCLUDES,
                    "env_vars": {REVISION_ENV: git_revision(wd), ENV_CONFIG_DIRS: job_dirs}}
