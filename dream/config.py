@@ -5,7 +5,8 @@ Config groups are looked up on a search path: every directory given with `--conf
 then the built-in `dream/conf/` shipped in the package. The first directory holding an
 option wins, so a user's `conf/workload/vr_gaming.yaml` shadows the built-in one.
 `config_dirs()` returns the active search path; loaders of other config locations (e.g.
-`dataflow/`) use it too.
+`dataflow/`) use it too. Inside `builtin_configs_only()` it is the built-ins alone (what
+`dream validate` runs on, whatever ./conf or --config-dir hold).
 """
 
 from __future__ import annotations
@@ -111,9 +112,32 @@ def _env_dirs() -> list[str]:
     return [d for d in os.environ.get(ENV_CONFIG_DIRS, "").split(os.pathsep) if d]
 
 
+BUILTIN_ONLY = SearchPath((CONF_DIR,))
+# set by builtin_configs_only(): the search path every lookup of this process uses meanwhile
+_PINNED: SearchPath | None = None
+
+
 def config_dirs() -> SearchPath:
-    """The active search path: $DREAM_CONFIG_DIRS (set by --config-dir), ./conf, the built-ins."""
-    return search_path(_env_dirs())
+    """The active search path: $DREAM_CONFIG_DIRS (set by --config-dir), ./conf, the built-ins.
+
+    Inside `builtin_configs_only()`, the built-ins alone.
+    """
+    return _PINNED if _PINNED is not None else search_path(_env_dirs())
+
+
+@contextmanager
+def builtin_configs_only() -> Iterator[SearchPath]:
+    """Look up configs (groups, dataflow files) in the built-in dream/conf/ only, meanwhile.
+
+    For runs whose meaning depends on the shipped configs being used as shipped (`dream
+    validate`): a user's ./conf or --config-dir option of the same name must not take over.
+    """
+    global _PINNED
+    before, _PINNED = _PINNED, BUILTIN_ONLY
+    try:
+        yield BUILTIN_ONLY
+    finally:
+        _PINNED = before
 
 
 def use_config_dirs(dirs: Sequence[str | Path]) -> SearchPath:

@@ -2,7 +2,7 @@
 
 The validation set: XRBench's VR Gaming and Social Interaction B scenarios with XRBench's
 own model encodings (`workload=xrbench_*`), MAESTRO's per-layer costs (the bundled
-signature-keyed table, `cost=table`), XRBench's runtime (`+experiment=xrbench`) and all
+signature-keyed table, `cost=xrbench_maestro`), XRBench's runtime (`+experiment=xrbench`) and all
 38 hardware combinations XRBench evaluates (ten PE layouts x their dataflow files): 76
 configurations. For each, dream's XRBench score (overall and per model RT, EN, UX) is
 compared with XRBench-MAESTRO's own output (`dream/workload/data/xrbench_scores.csv`).
@@ -10,6 +10,10 @@ compared with XRBench-MAESTRO's own output (`dream/workload/data/xrbench_scores.
 The hardware is generated here from XRBench's definitions (`XRBENCH_LAYOUTS`) rather than
 shipped as 38 YAML files: sub-accelerator i has the i-th PE count of the layout and the
 i-th dataflow of the combination, as XRBench's harness pairs its hw and dataflow files.
+
+The set is the bundled one whatever the working directory: configs come from the built-in
+dream/conf/ only (a user's ./conf or --config-dir is not searched), and overrides of what
+the validation sets itself (workload, hardware, cost, the experiment overlay) are refused.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from dream.metrics.summary import counted_mask
 from dream.workload.xrbench import DATA_DIR
 
 COSTS_FILE = DATA_DIR / "xrbench_maestro_costs.csv"
+COST_CONFIG = "xrbench_maestro"  # conf/cost/xrbench_maestro.yaml: the table above, as pkg:
 SCORES_FILE = DATA_DIR / "xrbench_scores.csv"
 
 # XRBench's scenario names (as its summary files spell them) -> dream workloads
@@ -56,6 +61,36 @@ TOL_MODEL = 0.001  # per-model RT, EN and UX (0..1)
 PROMISED_SHARE = 1.0
 
 METRICS = ("rt", "en", "ux")
+
+# What the validation sets itself, so an extra override of it would be ignored or would
+# change what is compared: override key (a group or a prefix of dotted keys) -> what is set
+FIXED_KEYS = {
+    "workload": "the workload: XRBench's scenarios, chosen with --scenario",
+    "hardware": "the hardware: XRBench's 38 combinations, generated in dream/validate.py",
+    "cost": f"the cost model: cost={COST_CONFIG}, MAESTRO's bundled costs",
+    "experiment": "+experiment=xrbench; to try one option of it, override that option, "
+                  "e.g. sim.clock=event",
+}
+
+
+# what an extra override may change: the runtime and the scheduler's options
+OPEN_GROUPS = ("sim", "scheduler")
+
+
+def check_overrides(overrides: list[str]) -> None:
+    """Refuse an override the validation would ignore or that replaces what it sets itself.
+
+    ConfigError naming the override: one of FIXED_KEYS, or anything outside OPEN_GROUPS
+    (e.g. `output=`, which the validation never reads).
+    """
+    allowed = "extra overrides may change only sim.* and scheduler.* (docs/validation.md)"
+    for o in overrides:
+        key = o.split("=", 1)[0].strip().lstrip("+~")
+        group = key.split(".", 1)[0].split("@", 1)[0]
+        if group in FIXED_KEYS:
+            raise ConfigError(o, f"the validation sets this itself ({FIXED_KEYS[group]}); {allowed}")
+        if group not in OPEN_GROUPS:
+            raise ConfigError(o, f"not used by the validation; {allowed}")
 
 
 def xrbench_system(hw_config: str, dataflows: str) -> System:
@@ -149,9 +184,20 @@ def validate_xrbench(overrides: list[str] | None = None, scenarios: list[str] | 
 
     `overrides` are extra Hydra overrides (applied after the validation's own); `scenarios`
     restricts the set to some of XRBench's scenario names (keys of SCENARIOS); `experiment`
-    is the overlay that sets XRBench's runtime semantics (None: dream's defaults). Raises
-    ConfigError when the composition fails (e.g. the `experiment=xrbench` overlay is missing).
+    is the overlay that sets XRBench's runtime semantics (None: dream's defaults). Configs
+    come from the built-in dream/conf/ only. Raises ConfigError when an override sets what
+    the validation sets itself (`check_overrides`) or the composition fails.
     """
+    from dream.config import builtin_configs_only
+
+    check_overrides(list(overrides or []))
+    # a user's ./conf/workload/xrbench_vr_gaming.yaml must not replace the bundled scenario
+    with builtin_configs_only():
+        return _run_set(list(overrides or []), scenarios, experiment)
+
+
+def _run_set(overrides: list[str], scenarios: list[str] | None, experiment: str | None) -> Validation:
+    """validate_xrbench's runs and comparison (the search path already pinned)."""
     from dream.api import run_spec
     from dream.config import build_spec, compose
 
@@ -164,8 +210,8 @@ def validate_xrbench(overrides: list[str] | None = None, scenarios: list[str] | 
     model_rows, config_rows = [], []
     for scenario in wanted:
         exp = [f"+experiment={experiment}"] if experiment else []
-        base = build_spec(compose([f"workload={SCENARIOS[scenario]}", *exp, "cost=table",
-                                   f"cost.params.path={COSTS_FILE}", *(overrides or [])]))
+        base = build_spec(compose([f"workload={SCENARIOS[scenario]}", *exp, f"cost={COST_CONFIG}",
+                                   *overrides]))
         sref = ref[ref["scenario"] == scenario]
         for (hw, flows), cref in sref.groupby(["hw_config", "dataflows"], sort=True):
             spec = dataclasses.replace(base, system=xrbench_system(str(hw), str(flows)))
@@ -226,18 +272,37 @@ def format_validation(v: Validation, only_failures: bool = False) -> str:
     return "\n".join(lines)
 
 
+def _note_ignored_config_dirs() -> None:
+    """One stderr line when a --config-dir or ./conf would have been searched by other commands."""
+    from dream.config import config_dirs
+
+    try:
+        user = config_dirs().user_dirs
+    except ConfigError:  # a --config-dir that is gone: not searched here either
+        return
+    if user:
+        print(f"note: dream validate uses the built-in configs only; not searched: "
+              f"{', '.join(str(d) for d in user)}", file=sys.stderr)
+
+
 def cmd_validate(args: list[str]) -> None:
     """`dream validate xrbench [--scenario NAME] [--only-failures] [OVERRIDES]`."""
     parser = argparse.ArgumentParser(
         prog="dream validate",
-        description="Reproduce XRBench-MAESTRO's scores on the bundled validation set (docs/validation.md).")
+        description="Reproduce XRBench-MAESTRO's scores on the bundled validation set (docs/validation.md). "
+                    "It always runs the bundled set: configs come from the built-in dream/conf/ only "
+                    "(./conf and --config-dir are not searched), and the validation sets the workload, "
+                    "hardware, cost model and +experiment=xrbench itself (overrides of them are refused).")
     parser.add_argument("target", choices=["xrbench"], help="what to validate against")
     parser.add_argument("--scenario", action="append", choices=list(SCENARIOS),
                         help="only this XRBench scenario (repeatable; default: both)")
     parser.add_argument("--only-failures", action="store_true", help="print only mismatching configurations")
-    parser.add_argument("overrides", nargs="*", help="extra Hydra overrides (e.g. sim.clock=event)")
+    parser.add_argument("overrides", nargs="*",
+                        help="extra Hydra overrides of sim.* or scheduler.* (e.g. sim.clock=event)")
     ns = parser.parse_intermixed_args(args)
     try:
+        check_overrides(ns.overrides)  # before the note: a refused command prints one line
+        _note_ignored_config_dirs()
         v = validate_xrbench(ns.overrides, ns.scenario)
     except ConfigError as exc:
         print(f"dream validate: error: {exc}", file=sys.stderr)

@@ -151,7 +151,7 @@ def test_layer_whose_macs_overflow_int64_is_refused(tmp_path):
     # a 4e6 x 4e6 output of a 1x1 conv with 1000 channels in and out: 1.6e19 MACs wrap int64
     f = _layer_csv(tmp_path, K=1000, C=1000, Y=4_000_000, X=4_000_000)
     p = _dream("costs", f"+workload.models.m.file={f}", "workload.tasks=[{name: T, model: m, fps: 1}]")
-    _one_line_exit_2(p, "workload.models.m.file", "row 0", "MACs")
+    _one_line_exit_2(p, "workload.models.m.file", "row 1 (layer 0)", "MACs")
 
 
 def test_layer_limits_are_exact(tmp_path):

@@ -58,9 +58,9 @@ def test_another_pe_count_or_noc_bandwidth_is_another_type(tmp_path):
 
 
 @pytest.mark.parametrize("text, needle", [
-    (SIG.replace("m,0,OS", "m,0,XS"), "row 2: dataflow = 'XS'; allowed: ['WS', 'OS', 'RS']"),
-    (SIG.replace("m,1,WS,1024", "m,1,WS,10.5"), "row 1: num_pes = 10.5 must be a positive integer"),
-    (SIG.replace("m,1,WS,1024,128", "m,1,WS,1024,0"), "row 1: noc_bw = 0 must be a number > 0"),
+    (SIG.replace("m,0,OS", "m,0,XS"), "row 3: dataflow = 'XS'; allowed: ['WS', 'OS', 'RS']"),
+    (SIG.replace("m,1,WS,1024", "m,1,WS,10.5"), "row 2: num_pes = 10.5 must be a positive integer"),
+    (SIG.replace("m,1,WS,1024,128", "m,1,WS,1024,0"), "row 2: noc_bw = 0 must be a number > 0"),
     (SIG.replace("m,1,OS,1024,128", "m,0,OS,1024,128"), "duplicate entry for model 'm' layer 0 on "
                                                          "sub-accelerator type 'OS/1024/128'"),
     (SIG.replace(",noc_bw", "").replace(",128,", ","), "lacks column(s) ['noc_bw']"),

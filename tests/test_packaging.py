@@ -111,6 +111,13 @@ def test_installed_wheel_runs_from_a_folder_outside_the_clone(dists, tmp_path):
     summary = json.loads((project / "out" / "one" / "summary.json").read_text())
     assert summary["jobs"] > 0
 
+    # the bundled MAESTRO table is found through the installed package, not the clone
+    xrb = dream("run", "workload=xrbench_vr_gaming", "hardware=single_4k_ws", "cost=xrbench_maestro",
+                "+experiment=xrbench", "output=out/xrb")
+    assert xrb.returncode == 0, xrb.stderr
+    valid = dream("validate", "xrbench", "--scenario", "VR_gaming", "--only-failures")
+    assert valid.returncode == 0 and valid.stdout.rstrip().endswith("PASS"), valid.stdout[-2000:] + valid.stderr
+
     listing = dream("list")
     assert listing.returncode == 0, listing.stderr
     lines = listing.stdout.splitlines()

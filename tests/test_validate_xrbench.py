@@ -75,7 +75,7 @@ def test_bad_shape_files_are_one_line_errors(tmp_path):
     with pytest.raises(ConfigError, match=r"shapes.csv.*lacks column\(s\) \['S'\]"):
         read_xrbench_shapes(p)
     p.write_text("model,layer,name,K,C,Y,X,R,S\nm,0,a,1,0,1,1,1,1\n")
-    with pytest.raises(ConfigError, match=r"row 0: column C = 0 must be a positive integer"):
+    with pytest.raises(ConfigError, match=r"row 1: column C = 0 must be a positive integer"):
         read_xrbench_shapes(p)
 
 

@@ -93,7 +93,7 @@ def test_malformed_layer_table(tmp_path):
     assert "lacks column" in error_of([f"+workload.models.mine.file={g}"])
     h = tmp_path / "neg.csv"
     pd.DataFrame({"op": ["conv"], "K": [-8], "C": [3], "Y": [4], "X": [4], "R": [3], "S": [3]}).to_csv(h, index=False)
-    assert "row 0: column K" in error_of([f"+workload.models.mine.file={h}"])
+    assert "row 1 (layer 0): column K = -8 must" in error_of([f"+workload.models.mine.file={h}"])
 
 
 def test_user_layer_table_model_runs(tmp_path):

@@ -19,7 +19,7 @@ import pandas as pd
 
 from dream.cost.analytical import AnalyticalCostModel
 from dream.cost.base import CostModel, CostTable
-from dream.cost.maestro import MaestroCostModel
+from dream.cost.maestro import MaestroCostModel, clear_memo
 from dream.cost.table import TableCostModel
 from dream.errors import ConfigError
 from dream.hardware import Accelerator
@@ -109,6 +109,7 @@ def clear_cache() -> None:
     """Forget every cached cost table and layer-table digest (for benchmarks and tests)."""
     _CACHE.clear()
     _FINGERPRINTS.clear()
+    clear_memo()
 
 
 def layer_costs(layers: pd.DataFrame, accelerator: Accelerator) -> pd.DataFrame:

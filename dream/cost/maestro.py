@@ -16,6 +16,7 @@ How dream's layers map onto MAESTRO's dimensions (docs/cost-model.md, "Layer kin
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import replace
 from typing import Any, Hashable, Mapping
 
@@ -26,6 +27,34 @@ from dream.cost.base import CostModel
 from dream.cost.maestro_core import analyse
 from dream.errors import ConfigError
 from dream.hardware import Accelerator
+
+
+# id(layer table) -> (weak reference, its unique MAESTRO shapes and the inverse index):
+# a table is costed on every sub-accelerator spec, its shapes are read from pandas once
+_SHAPES: dict[int, tuple[weakref.ref, tuple[np.ndarray, np.ndarray]]] = {}
+
+
+def clear_memo() -> None:
+    """Forget the per-table shape memo (dream.cost.clear_cache calls this)."""
+    _SHAPES.clear()
+
+
+def _shapes(layers: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(unique rows of K, C, R, S, Y_in, X_in, stride, depthwise; inverse index), memoised
+    per table object (layer tables are built once and not mutated)."""
+    memo = _SHAPES.get(id(layers))
+    if memo is not None and memo[0]() is layers:
+        return memo[1]
+    dims, st, dw = maestro_dims(layers)
+    keys = np.stack([dims["K"], dims["C"], dims["R"], dims["S"], dims["Y"], dims["X"], st,
+                     dw.astype(np.int64)], axis=1)
+    value = _unique_rows(keys)
+    try:
+        ref = weakref.ref(layers, lambda _r, k=id(layers): _SHAPES.pop(k, None))
+    except TypeError:  # not weak-referenceable: no memo
+        return value
+    _SHAPES[id(layers)] = (ref, value)
+    return value
 
 
 def maestro_dims(layers: pd.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
@@ -128,11 +157,8 @@ class MaestroCostModel(CostModel):
         egress) x element_bytes. offchip_bytes: ours, see `offchip_traffic`.
         """
         acc.flow.check_fits(acc.num_pes, f"accelerator {acc.name!r}.dataflow")
-        dims, st, dw = maestro_dims(layers)
-        # identical layers are analysed once: variants and repeated blocks share shapes
-        keys = np.stack([dims["K"], dims["C"], dims["R"], dims["S"], dims["Y"], dims["X"], st,
-                         dw.astype(np.int64)], axis=1)
-        uniq, inverse = _unique_rows(keys)
+        # identical layers are analysed once: repeated blocks share shapes
+        uniq, inverse = _shapes(layers)
         udims = {k: uniq[:, i] for i, k in enumerate(("K", "C", "R", "S", "Y", "X"))}
         top = analyse(acc.flow, udims, uniq[:, 6], uniq[:, 7].astype(bool), acc.num_pes,
                       acc.noc_bw)

@@ -401,6 +401,7 @@ class _Plan:
     kpos: np.ndarray     # (NL,) upper spatial map
     cpl: np.ndarray      # (2, NL, m) coupling of input and weight tensors
     hsp: np.ndarray      # (2, NL) tensor has a spatially mapped dimension
+    tensor_pos: np.ndarray  # (NL, 7) positions of the input's then the weight's dimensions
 
 
 @lru_cache(maxsize=256)
@@ -440,8 +441,9 @@ def _plan(flow: Dataflow, num_pes: int) -> _Plan:
     is_sl = (dimid == _CODE["R"]) | (dimid == _CODE["S"])
     cpl = np.stack([np.isin(dimid, [_CODE[v] for v in coupled]) for _, coupled in TENSORS_IN])
     hsp = (cpl & sp[None]).any(axis=2)
+    tensor_pos = pos[:, [_CODE[v] for _, coupled in TENSORS_IN for v in coupled]]
     return _Plan(np.array(counts, I64), dimid, sp, kind, srcpos, size, ofs, pos, partner,
-                 is_ref, is_sl, sp.argmax(axis=1), cpl, hsp)
+                 is_ref, is_sl, sp.argmax(axis=1), cpl, hsp, tensor_pos)
 
 
 @lru_cache(maxsize=1024)
@@ -576,12 +578,11 @@ def analyse(flow: Dataflow, dims: Mapping[str, np.ndarray], stride: np.ndarray, 
     is_unroll = st == UNROLL
     is_edge = st == EDGE
     # mapped sizes per state (GetNumOutputs)
-    act_t = np.where(is_edge, dv - _tdiv(dv, of) * of,
-                     np.where((is_init | is_unroll) & ie, dv, sz))
+    rem = dv % of  # dimensions are positive: MAESTRO's D - (D / ofs) * ofs
+    act_t = np.where(is_edge, rem, np.where((is_init | is_unroll) & ie, dv, sz))
     cond = is_edge | (is_init & ie)
     small = dv < sz
     act_s = np.where(cond & small, dv, sz)
-    rem = np.fmod(dv, of)
     act_se = np.where(cond & ~small, np.where(rem == 0, sz, rem), act_s)
     act = np.where(sp, act_s, act_t)
     act_e = np.where(sp, act_se, act_t)
@@ -604,31 +605,35 @@ def analyse(flow: Dataflow, dims: Mapping[str, np.ndarray], stride: np.ndarray, 
     # (first PE) or unique (other PEs) size, temporal maps a full-mapped or a reuse size
     rows2 = rows[:, None]
     uniq = np.minimum(sz, of)
-    tm = np.where(ie, np.fmod(dv, of), sz)
+    tm = np.where(ie, rem, sz)
     vt = np.where(J[None, :] == prime[:, None], uniq, np.where(is_unroll, dv, sz))
     qual = ~is_unroll & (~is_init | (prime[:, None] > J[None, :]))
     # per position: (first-PE full, other-PE full, first-PE reuse, other-PE reuse) sizes
     vals = np.stack([np.where(sp, sz, tm), np.where(sp, uniq, tm),
                      np.where(sp, sz, vt), np.where(sp, uniq, vt)])  # (4, P, m)
-    load = np.zeros(P, I64)
-    pe1_sum = np.zeros(P, I64)
-    for t, (_, coupled) in enumerate(TENSORS_IN):
-        at = pl.pos[lv][:, [_CODE[v] for v in coupled]]  # (P, k) positions of its dimensions
-        v = vals[:, rows2, at].prod(axis=2)  # (4, P)
-        tprime = np.where(qual[rows2, at], at, -1).max(axis=1)
-        full_unroll = is_unroll[rows2, at].all(axis=1)
-        keep = (prime == -1) | (~full_unroll & ((tprime == -1) | (tprime == prime)))
-        use_full = (prime == -1) | (tprime == -1)
-        pe1 = np.where(keep, np.where(use_full, v[0], v[2]), 0)
-        pe0 = np.where(keep, np.where(use_full, v[1], v[3]), 0)
-        hsp = pl.hsp[t][lv]
-        load = load + pe1 + np.where(hsp & (active > 1), (active - 1) * pe0, 0)
-        pe1_sum = pe1_sum + pe1
+    # both input tensors at once: positions of input (C, Y, X) then weight (K, C, R, S) dims
+    at = pl.tensor_pos[lv]  # (P, 7)
+    g7 = (rows2, at)
+    v7 = vals[:, rows2, at]  # (4, P, 7)
+    k_in = len(TENSORS_IN[0][1])
+    v = np.stack([v7[:, :, :k_in].prod(axis=2), v7[:, :, k_in:].prod(axis=2)], axis=1)
+    q7 = np.where(qual[g7], at, -1)
+    u7 = is_unroll[g7]
+    tprime = np.stack([q7[:, :k_in].max(axis=1), q7[:, k_in:].max(axis=1)])  # (2, P)
+    full_unroll = np.stack([u7[:, :k_in].all(axis=1), u7[:, k_in:].all(axis=1)])
+    keep = (prime == -1) | (~full_unroll & ((tprime == -1) | (tprime == prime)))
+    use_full = (prime == -1) | (tprime == -1)
+    pe1 = np.where(keep, np.where(use_full, v[0], v[2]), 0)  # (2, P)
+    pe0 = np.where(keep, np.where(use_full, v[1], v[3]), 0)
+    hsp = pl.hsp[:, lv]
+    load = (pe1 + np.where(hsp & (active > 1), (active - 1) * pe0, 0)).sum(axis=0)
+    pe1_sum = pe1.sum(axis=0)
     ingress = load
     # runtime, innermost level first: a level's compute delay is its sub-cluster's runtime
     head = hops * hop_latency
     bw = np.asarray(int(noc_bw), I64)
-    noc_max = np.maximum(head + _ceil(target, bw) - 1, head + _ceil(ingress, bw) - 1)
+    # volumes are non-negative: ceil(v / bw) = -(-v // bw)
+    noc_max = head - 1 - (-np.maximum(target, ingress) // bw)
     bounds = np.searchsorted(lv, np.arange(NL + 1))
     sub = None
     runtime = np.zeros(L)

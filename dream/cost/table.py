@@ -15,6 +15,13 @@ one table (MAESTRO's costs per sub-accelerator type) serves every hardware setti
 With a `variant` column, a row applies to that variant only; a row whose variant is
 empty (or a table without the column) applies to every variant of the model that has
 no row of its own for that layer.
+
+A path is absolute, relative to the working directory, or `pkg:NAME`: a table bundled
+with the package (`dream/workload/data/NAME`), found wherever dream is installed, so
+`cost=xrbench_maestro` (`pkg:xrbench_maestro_costs.csv`) works from any folder.
+
+Row numbers in error messages count data rows from 1 (the header line is not a row), so
+data row N is line N + 1 of a CSV file.
 """
 
 from __future__ import annotations
@@ -31,13 +38,50 @@ from dream.errors import ConfigError
 from dream.hardware import Accelerator
 from dream.hardware.spec import DATAFLOWS
 
+# `pkg:NAME` names a table shipped in the package, whatever the working directory or install
+PKG_PREFIX = "pkg:"
+PKG_DATA_DIR = Path(__file__).resolve().parent.parent / "workload" / "data"
+
 REQUIRED_COLUMNS = ("model", "layer", "accelerator", "latency_cycles", "energy_nj")
 # the columns that key a row by sub-accelerator type instead of by `accelerator`
 SIGNATURE_COLUMNS = ("dataflow", "num_pes", "noc_bw")
 
 
+def bundled_tables() -> list[str]:
+    """The `pkg:` names of the cost tables shipped in the package."""
+    return sorted(f"{PKG_PREFIX}{p.name}" for p in PKG_DATA_DIR.glob("*_costs.csv"))
+
+
+def resolve_table_path(path: str | os.PathLike, where: str) -> Path:
+    """The file a table path names: `pkg:NAME` in the package data, else the path itself.
+
+    Raises ConfigError when a `pkg:` name leaves the package data folder or names no
+    bundled file (listing the bundled tables).
+    """
+    text = os.fspath(path)
+    if not text.startswith(PKG_PREFIX):
+        return Path(text).expanduser().resolve()
+    name = text[len(PKG_PREFIX):]
+    target = (PKG_DATA_DIR / name).resolve()
+    # a pkg: name is a file of the package data, never a way out of it
+    if not name or target.parent != PKG_DATA_DIR or not target.is_file():
+        raise ConfigError(where, f"{text!r} is not a bundled cost table; allowed: "
+                          f"{bundled_tables()} (or a path to your own .csv or .parquet file)")
+    return target
+
+
+def _cell(value: Any) -> str:
+    """A table cell as plain text: numbers as written (-1.0, not np.float64(-1.0)), text quoted."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    return repr(value) if isinstance(value, str) else str(value)
+
+
 def _read(path: Path, where: str) -> pd.DataFrame:
     """Read the file or raise ConfigError naming it."""
+    if path.is_dir():
+        raise ConfigError(where, f"cost table {str(path)!r} is a directory; give a .csv or "
+                          ".parquet file")
     if not path.is_file():
         raise ConfigError(where, f"cost table file {str(path)!r} does not exist")
     suffix = path.suffix.lower()
@@ -59,7 +103,7 @@ def _numeric(df: pd.DataFrame, col: str, path: Path, where: str) -> np.ndarray:
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise ConfigError(
-            where, f"cost table {str(path)!r} row {row}: {col} = {df[col].iloc[row]!r} "
+            where, f"cost table {str(path)!r} row {row + 1}: {col} = {_cell(df[col].iloc[row])} "
             "must be a finite number >= 0"
         )
     return values
@@ -76,8 +120,8 @@ def _signature_keys(df: pd.DataFrame, path: Path, where: str) -> np.ndarray:
     bad = ~np.isin(flow, DATAFLOWS)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
-        raise ConfigError(where, f"cost table {str(path)!r} row {row}: dataflow = "
-                          f"{df['dataflow'].iloc[row]!r}; allowed: {list(DATAFLOWS)}")
+        raise ConfigError(where, f"cost table {str(path)!r} row {row + 1}: dataflow = "
+                          f"{_cell(df['dataflow'].iloc[row])}; allowed: {list(DATAFLOWS)}")
     pes = _numeric(df, "num_pes", path, where)
     bw = _numeric(df, "noc_bw", path, where)
     for col, values in (("num_pes", pes), ("noc_bw", bw)):
@@ -85,8 +129,8 @@ def _signature_keys(df: pd.DataFrame, path: Path, where: str) -> np.ndarray:
         if np.any(bad):
             row = int(np.flatnonzero(bad)[0])
             kind = "a positive integer" if col == "num_pes" else "a number > 0"
-            raise ConfigError(where, f"cost table {str(path)!r} row {row}: {col} = "
-                              f"{df[col].iloc[row]} must be {kind}")
+            raise ConfigError(where, f"cost table {str(path)!r} row {row + 1}: {col} = "
+                              f"{_cell(df[col].iloc[row])} must be {kind}")
     return np.array([f"{f}/{int(p)}/{b:g}" for f, p, b in zip(flow, pes, bw)], dtype=object)
 
 
@@ -96,8 +140,11 @@ class TableCostModel(CostModel):
     name = "table"
 
     def __init__(self, path: str | os.PathLike, where: str = "cost.params.path") -> None:
-        """Load and validate the table now, so a bad file fails before any simulation."""
-        self.path = Path(path).expanduser().resolve()
+        """Load and validate the table now, so a bad file fails before any simulation.
+
+        `path` is a file path or `pkg:NAME`, a table bundled with the package.
+        """
+        self.path = resolve_table_path(path, where)
         self.where = where
         stat = self.path.stat() if self.path.is_file() else None
         df = _read(self.path, where)
@@ -123,7 +170,7 @@ class TableCostModel(CostModel):
         layer = _numeric(df, "layer", self.path, where)
         if (layer != np.floor(layer)).any():
             row = int(np.flatnonzero(layer != np.floor(layer))[0])
-            raise ConfigError(where, f"cost table {str(self.path)!r} row {row}: layer must be "
+            raise ConfigError(where, f"cost table {str(self.path)!r} row {row + 1}: layer must be "
                               "a 0-based integer index")
         lat = _numeric(df, "latency_cycles", self.path, where)
         en = _numeric(df, "energy_nj", self.path, where)
@@ -145,7 +192,7 @@ class TableCostModel(CostModel):
             m, v, a, i = keys.iloc[row]
             on = f"sub-accelerator type {a!r}" if self.by_signature else f"accelerator {a!r}"
             raise ConfigError(
-                where, f"cost table {str(self.path)!r} row {row}: duplicate entry for model "
+                where, f"cost table {str(self.path)!r} row {row + 1}: duplicate entry for model "
                 f"{m!r}{f' variant {v!r}' if v else ''} layer {i} on {on}"
             )
         # (model, variant, accelerator) -> dense arrays by layer index, NaN where absent
@@ -171,7 +218,7 @@ class TableCostModel(CostModel):
         path = params.get("path")
         if not isinstance(path, (str, os.PathLike)) or not str(path):
             raise ConfigError(f"{where}.params.path", "is required: the CSV or Parquet file of "
-                              "per-layer costs")
+                              f"per-layer costs, or a bundled table ({', '.join(bundled_tables())})")
         return cls(path, f"{where}.params.path")
 
     @property

@@ -49,11 +49,10 @@ def make_policy(name: str, params: Mapping[str, Any], where: str = "scheduler") 
     if name not in reg:
         raise ConfigError(f"{where}.name", f"unknown scheduler {name!r}; allowed: {sorted(reg)}")
     cls = reg[name]
-    sig = inspect.signature(cls.__init__)
-    allowed = {k: p for k, p in sig.parameters.items() if k != "self"}
+    allowed = policy_parameters(cls)
     for key, value in params.items():
         if key not in allowed:
-            raise ConfigError(f"{where}.{key}", f"unknown parameter of {name}; allowed: {sorted(allowed)}")
+            raise ConfigError(f"{where}.{key}", _unknown_parameter(name, key, allowed))
         default = allowed[key].default
         if isinstance(default, bool):
             if not isinstance(value, bool):
@@ -64,4 +63,42 @@ def make_policy(name: str, params: Mapping[str, Any], where: str = "scheduler") 
     try:
         return cls(**params)
     except ValueError as exc:  # a policy's own range checks
-        raise ConfigError(where, str(exc)) from None
+        raise _policy_error(name, where, str(exc), allowed) from None
+
+
+def policy_parameters(cls: type[Policy]) -> dict[str, inspect.Parameter]:
+    """A policy's config parameters: its constructor's named arguments.
+
+    A policy without its own constructor inherits one taking `*args, **kwargs` (object's):
+    those are not parameters, so such a policy has none.
+    """
+    sig = inspect.signature(cls.__init__)
+    return {k: p for k, p in sig.parameters.items()
+            if k != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+
+
+def _unknown_parameter(name: str, key: str, allowed: Mapping[str, Any]) -> str:
+    """The message for a parameter `name` does not take, with what it does take."""
+    msg = (f"unknown parameter of {name}; allowed: {sorted(allowed)}" if allowed
+           else f"unknown parameter: {name} takes no parameters")
+    if key == "queue_order":
+        # usually `+experiment=xrbench scheduler=X`: the overlay's latency_greedy option
+        # stays behind when another scheduler is chosen
+        msg += ("; queue_order belongs to latency_greedy, the scheduler +experiment=xrbench "
+                "selects; for XRBench's runtime semantics with another scheduler use "
+                "+experiment=xrbench_runtime")
+    return msg
+
+
+def _policy_error(name: str, where: str, message: str, allowed: Mapping[str, Any]) -> ConfigError:
+    """A policy's ValueError as a ConfigError naming the parameter's config path.
+
+    Policies word their range checks as 'param ...', 'param: ...' or '<name>.param ...';
+    the parameter becomes part of the path (`scheduler.alpha: must be ...`).
+    """
+    text = message.removeprefix(f"{name}.")
+    head = text.split(":", 1)[0].split(" ", 1)[0]
+    if head in allowed:
+        rest = text[len(head):].lstrip(":").strip()
+        return ConfigError(f"{where}.{head}", rest)
+    return ConfigError(where, message)

@@ -49,8 +49,17 @@ def input_extent(out: np.ndarray, kernel: np.ndarray, stride: np.ndarray) -> np.
     return (out - 1) * stride + kernel
 
 
+def _row(i: int) -> str:
+    """Row i (0-based) as messages name it: the 1-based data row (header not counted) and
+    the layer index, which is what cost tables and dynamic blocks refer to."""
+    return f"row {i + 1} (layer {i})"
+
+
 def validate_layer_table(df: pd.DataFrame, where: str) -> pd.DataFrame:
-    """Check columns, ops and dimensions; return a normalised copy or raise ConfigError."""
+    """Check columns, ops and dimensions; return a normalised copy or raise ConfigError.
+
+    Messages name a bad row by its 1-based data row and its 0-based layer index.
+    """
     missing = [c for c in LAYER_COLUMNS if c not in df.columns and c not in ("name", "stride")]
     if missing:
         raise ConfigError(
@@ -74,17 +83,17 @@ def validate_layer_table(df: pd.DataFrame, where: str) -> pd.DataFrame:
         bad = values.isna() | ~np.isfinite(values.astype(float)) | (values != np.floor(values))
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
-            raise ConfigError(where, f"row {row}: column {col} must be a positive integer")
+            raise ConfigError(where, f"{_row(row)}: column {col} must be a positive integer")
         if (values <= 0).any():
             row = int(np.flatnonzero(values <= 0)[0])
             raise ConfigError(
-                where, f"row {row}: column {col} = {values.iloc[row]} must be a positive integer"
+                where, f"{_row(row)}: column {col} = {values.iloc[row]} must be a positive integer"
             )
         out[col] = values.astype(np.int64)
     dw = out["op"] == "dwconv"
     if (out.loc[dw, "C"] != out.loc[dw, "K"]).any():
         row = int(np.flatnonzero(dw & (out["C"] != out["K"]))[0])
-        raise ConfigError(where, f"row {row}: a dwconv layer needs C == K")
+        raise ConfigError(where, f"{_row(row)}: a dwconv layer needs C == K")
     _check_sizes(out, where)
     return out[list(LAYER_COLUMNS)].reset_index(drop=True)
 
@@ -108,7 +117,7 @@ def _check_sizes(df: pd.DataFrame, where: str) -> None:
         big = ~(v <= MAX_EXACT_INT)
         if big.any():
             row = int(np.flatnonzero(big)[0])
-            raise ConfigError(where, f"row {row}: the layer's {what} ({v[row]:.3g}) exceed "
+            raise ConfigError(where, f"{_row(row)}: the layer's {what} ({v[row]:.3g}) exceed "
                               f"{float(MAX_EXACT_INT):.3g} (2**53); dimensions this large overflow "
                               "the cost model's integer arithmetic")
 
@@ -116,6 +125,8 @@ def _check_sizes(df: pd.DataFrame, where: str) -> None:
 def load_layer_table(path: str | Path, where: str) -> pd.DataFrame:
     """Read a user's layer table from CSV or Parquet and validate it."""
     p = Path(path)
+    if p.is_dir():
+        raise ConfigError(where, f"layer table {str(p)!r} is a directory; give a .csv or .parquet file")
     if not p.is_file():
         raise ConfigError(where, f"layer table file {str(p)!r} does not exist")
     try:

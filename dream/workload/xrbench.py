@@ -47,8 +47,9 @@ FULL = (Variant("w1.0", 1.0, 1.0),)
 def read_xrbench_shapes(path: str | Path = LAYERS_FILE, where: str = "xrbench layers") -> "pd.DataFrame":
     """XRBench-encoded layer shapes: columns model, layer, name, K, C, Y, X, R, S.
 
-    Y and X are input sizes (stride 1, no padding). Raises ConfigError naming the file
-    and the column when a column is missing or a dimension is not a positive integer.
+    Y and X are input sizes (stride 1, no padding). Raises ConfigError naming the file,
+    the row (1-based data row) and the column when a column is missing or a dimension is
+    not a positive integer.
     """
     import pandas as pd
 
@@ -65,7 +66,7 @@ def read_xrbench_shapes(path: str | Path = LAYERS_FILE, where: str = "xrbench la
         bad = v.isna() | (v != np.floor(v)) | (v < (0 if col == "layer" else 1))
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise ConfigError(where, f"{str(p)!r} row {row}: column {col} = {df[col].iloc[row]} "
+            raise ConfigError(where, f"{str(p)!r} row {row + 1}: column {col} = {df[col].iloc[row]} "
                               f"must be a {'non-negative' if col == 'layer' else 'positive'} integer")
         df[col] = v.astype(np.int64)
     return df[list(SHAPE_COLUMNS)]
