@@ -102,7 +102,7 @@ def _times(cmds: list[list[str]], cwd: str, runs: int, envs: list[dict[str, str]
 
 # the last commit before `dream run`'s start-up was cut (lazy XRBench tables, no OmegaConf
 # on the run path): the "before" column
-BASELINE = "dd9a0bf"
+BASELINE = "58ca4e9"
 
 
 def _checkout(ref: str, dest: str) -> str | None:
@@ -140,7 +140,7 @@ def process_figures(runs: int = 7, baseline: str | None = BASELINE) -> None:
                 subprocess.run(cmd, cwd=tmp, env=e, check=True, capture_output=True)
         print(f"whole processes, median of {runs} (load average {os.getloadavg()[0]:.1f} on "
               f"{os.cpu_count()} CPUs), wall / cpu in s:")
-        head = f"before ({baseline})" if env_old else "before (not measured: no git)"
+        head = f"before ({baseline})" if env_old else "before: none"
         print(f"  {'':<62}{head:<22}now")
         for label, cmd, both in rows:
             if both and env_old:
