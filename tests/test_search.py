@@ -337,3 +337,15 @@ def test_search_on_a_cluster_by_address_asks_the_serial_trials(serial_run, tmp_p
             head.wait(timeout=10)
         except ProcessLookupError:
             pass
+
+
+def test_auto_executor_uses_ray_only_when_it_can_pay_off(tmp_path):
+    from dream.search.study import SearchOptions, resolve_executor
+
+    small = load_search_spec(write(tmp_path, "small"))                       # 6 trials x 2 points
+    big = load_search_spec(write(tmp_path, "big", trials=40))                # 40 x 2 points
+    assert resolve_executor(SearchOptions(spec="x", workers=2), small) == "serial"
+    assert resolve_executor(SearchOptions(spec="x", workers=2), big) == "ray"
+    assert resolve_executor(SearchOptions(spec="x", workers=1), big) == "serial"
+    assert resolve_executor(SearchOptions(spec="x", address="auto"), small) == "ray"
+    assert resolve_executor(SearchOptions(spec="x", executor="serial", workers=2), big) == "serial"

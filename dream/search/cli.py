@@ -36,8 +36,10 @@ def search_parser() -> argparse.ArgumentParser:
         description="Search a design space (a spec's search: block) over its grid with Optuna; "
         "every simulation is a row of one Parquet dataset, the study a journal beside it.")
     p.add_argument("spec", help="a spec file with a search: block, or its name in sweeps/")
-    p.add_argument("--executor", choices=("ray", "serial"), default="ray",
-                   help="ray (default: a local Ray instance, or a cluster with --address) or serial")
+    p.add_argument("--executor", choices=("auto", "ray", "serial"), default="auto",
+                   help="auto (default: Ray with --address or when a batch can keep several CPUs "
+                   "busy for long enough, else in this process), ray (a local Ray instance, or a "
+                   "cluster with --address) or serial")
     p.add_argument("--address", default=None,
                    help="join an existing Ray cluster: 'auto' or HOST:PORT")
     p.add_argument("--workers", type=_positive, default=None, help="parallel workers (default: all CPUs)")
@@ -67,7 +69,7 @@ def cmd_search(args: list[str]) -> None:
 
     ns = search_parser().parse_args(args)
     if ns.executor == "serial" and ns.address:
-        _fail("--address needs --executor ray")
+        _fail("--address needs --executor ray or auto")
     opts = SearchOptions(spec=ns.spec, executor=ns.executor, address=ns.address,
                          workers=ns.workers, out=ns.out, trials=ns.trials,
                          budget_sim_s=ns.budget_sim_s, seed=ns.seed, batch=ns.batch,

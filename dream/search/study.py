@@ -18,6 +18,7 @@ the same trials as an uninterrupted one, and a Ray run the same as a serial one.
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -45,7 +46,7 @@ class SearchOptions:
     """What `dream search` was asked to do."""
 
     spec: str
-    executor: str = "ray"
+    executor: str = "auto"             # auto, ray or serial
     address: str | None = None
     workers: int | None = None
     out: str | None = None
@@ -383,7 +384,7 @@ def _write_metadata(spec: SearchSpec, out: Path, opts: SearchOptions) -> dict[st
         raise ConfigError(str(out), "holds a sweep dataset, not a search's; use --out for the search")
     info = stamp()
     runs = list(meta.get("runs", []))[-49:]
-    runs.append({"started_at": info["time"], "executor": opts.executor, "address": opts.address,
+    runs.append({"started_at": info["time"], "executor": resolve_executor(opts, spec), "address": opts.address,
                  "git_revision": info["git_revision"], "version": info["version"]})
     base = OmegaConf.to_container(compose(list(spec.sweep.overrides)), resolve=True)
     new = {"name": spec.name, "spec": spec.raw, "spec_path": spec.sweep.path,
@@ -435,7 +436,7 @@ def _run(spec: SearchSpec, out: Path, opts: SearchOptions, say: Callable[[str], 
     remove_temp_files(out)
     study = open_study(spec, out)
     n0 = len(study.trials)
-    executor = start_executor(opts)
+    executor = start_executor(opts, spec)
     keep = ("name", "spec", "base_config", "version", "git_revision", "updated_at")
     evaluator = None
     sink = None
@@ -446,7 +447,8 @@ def _run(spec: SearchSpec, out: Path, opts: SearchOptions, say: Callable[[str], 
         evaluator.sink = sink
         executor.ready()
         say(f"search {spec.name}: {len(spec.params)} parameter(s), {len(spec.sweep)} grid points "
-            f"per trial, {spec.rungs} rung(s), sampler {spec.sampler}, batch {spec.batch}; "
+            f"per trial, {spec.rungs} rung(s), sampler {spec.sampler}, batch {spec.batch}, "
+            f"executor {executor.name} ({executor.workers} worker(s)); "
             f"{n0} trial(s) stored -> {out}/")
         while True:
             trials = study.get_trials(deepcopy=False)
@@ -503,13 +505,30 @@ def consolidate(files: list[Path]) -> Path | None:
     return dest
 
 
-def start_executor(opts: SearchOptions) -> Any:
+# below this many simulations a search finishes before a local Ray instance has started
+AUTO_MIN_SIMULATIONS = 50
+
+
+def resolve_executor(opts: SearchOptions, spec: SearchSpec) -> str:
+    """`auto`: Ray for a cluster address, or when a batch offers parallel work and the search
+    is long enough to repay Ray's start (a few seconds); otherwise this process."""
+    if opts.executor != "auto":
+        return opts.executor
+    if opts.address:
+        return "ray"
+    cpus = opts.workers or os.cpu_count() or 1
+    parallel = spec.batch * len(spec.sweep)
+    total = spec.trials * len(spec.sweep)
+    return "ray" if cpus > 1 and parallel > 1 and total > AUTO_MIN_SIMULATIONS else "serial"
+
+
+def start_executor(opts: SearchOptions, spec: SearchSpec) -> Any:
     """The sweep's executor (serial, local Ray, or a cluster by address)."""
     from dream.sweep.executors import make_executor
     from dream.sweep.runner import ExecutorError
 
     try:
-        return make_executor(opts.executor, opts.workers, opts.address)
+        return make_executor(resolve_executor(opts, spec), opts.workers, opts.address)
     except Exception as exc:  # no cluster at that address, Ray cannot start, ...
         raise ExecutorError(f"cannot start the {opts.executor} executor"
                             + (f" at {opts.address}" if opts.address else "")
