@@ -255,23 +255,41 @@ def compose_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dream" / "compose"
 
 
+def _installed(package: str) -> str:
+    """Where a top-level package is installed and when: its __init__ file and directory
+    (path, size, modification time). A reinstall or an upgrade rewrites them. This stands
+    for the version without importlib.metadata, whose import alone costs a `dream run`
+    more than everything else its composition lookup does."""
+    from importlib.util import find_spec
+
+    try:
+        spec = find_spec(package)  # a top-level package: found, not imported
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.origin:
+        return f"{package} ?"
+    parts = [package]
+    for f in (Path(spec.origin), Path(spec.origin).parent):
+        try:
+            st = f.stat()
+            parts.append(f"{f} {st.st_size} {st.st_mtime_ns}")
+        except OSError:
+            parts.append(f"{f} ?")
+    return " ".join(parts)
+
+
 def _compose_cache_key(overrides: Sequence[str], sp: SearchPath) -> str:
     """A digest of everything a composition depends on: the overrides, every YAML file of
-    the search path (path, size, modification time), and the versions of dream, Hydra and
-    OmegaConf. Editing, adding or removing any config file gives a new key."""
+    the search path (path, size, modification time), dream's version and the installed
+    Hydra and OmegaConf (see _installed). Editing, adding or removing any config file, or
+    installing another Hydra or OmegaConf, gives a new key."""
     import hashlib
-    from importlib.metadata import PackageNotFoundError, version
 
     from dream import __version__
 
     h = hashlib.blake2b(digest_size=16)
-    versions = []
-    for pkg in ("hydra-core", "omegaconf"):
-        try:
-            versions.append(version(pkg))
-        except PackageNotFoundError:
-            versions.append("?")
-    h.update(repr((__version__, versions, list(overrides))).encode())
+    installed = [_installed(pkg) for pkg in ("hydra", "omegaconf")]
+    h.update(repr((__version__, installed, list(overrides))).encode())
     for d in sp.dirs:
         h.update(f"\0dir {d}".encode())
         for f in sorted(d.rglob("*.y*ml")):

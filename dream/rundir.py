@@ -13,12 +13,15 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-from omegaconf import DictConfig, OmegaConf
-
 from dream.errors import ConfigError
 
+# pandas, pyarrow and OmegaConf are imported where they are used: `dream run` writes a plain
+# config without OmegaConf (see config_yaml), and pandas is the engine's to import
 if TYPE_CHECKING:
+    import pandas as pd
+    import yaml
+    from omegaconf import DictConfig
+
     from dream.api import SimResult
 
 RUN_MARKER = "_dream_run.json"
@@ -92,7 +95,66 @@ def new_run_dir(parent: str | Path) -> Path:
     raise RunDirError(base, "cannot create a new run directory (1000 names taken)")
 
 
-def write_run(result: SimResult, out_dir: str | Path, config: DictConfig | None = None) -> Path:
+# OmegaConf writes these strings quoted, since YAML would read them back as booleans
+_YAML_BOOLS = frozenset("y Y yes Yes YES n N no No NO true True TRUE false False FALSE "
+                        "on On ON off Off OFF".split())
+
+
+def _plain(node: Any) -> bool:
+    """Whether node is plain data OmegaConf would take as it is: string keys, scalars, and
+    no string it would read as an interpolation (${...}) or a missing value (???)."""
+    if isinstance(node, dict):
+        return all(isinstance(k, str) and _plain(k) and _plain(v) for k, v in node.items())
+    if isinstance(node, list):
+        return all(_plain(v) for v in node)
+    if isinstance(node, str):
+        return "${" not in node and node != "???"
+    return node is None or isinstance(node, (int, float, bool))
+
+
+def _yaml_dumper() -> "type[yaml.Dumper]":
+    """A YAML dumper that writes what OmegaConf.to_yaml writes: strings that YAML would read
+    as a boolean or a number are single-quoted (omegaconf._utils.OmegaConfDumper)."""
+    import yaml
+
+    def is_number(s: str) -> bool:
+        for kind in (int, float):
+            try:
+                kind(s)
+                return True
+            except ValueError:
+                pass
+        return False
+
+    class Dumper(yaml.Dumper):
+        pass
+
+    def str_representer(dumper: yaml.Dumper, data: str) -> yaml.ScalarNode:
+        quoted = data in _YAML_BOOLS or is_number(data)
+        return dumper.represent_scalar(yaml.resolver.BaseResolver.DEFAULT_SCALAR_TAG, data,
+                                       style="'" if quoted else None)
+
+    Dumper.add_representer(str, str_representer)
+    return Dumper
+
+
+def config_yaml(config: "DictConfig | dict[str, Any]") -> str:
+    """The config as YAML, resolved, exactly as OmegaConf.to_yaml(config, resolve=True).
+
+    A plain config (what `dream run` composes) is dumped directly: importing OmegaConf
+    would cost a run more than its write. Anything else goes through OmegaConf.
+    """
+    if type(config) is dict and _plain(config):
+        import yaml
+
+        return yaml.dump(config, default_flow_style=False, allow_unicode=True, sort_keys=False,
+                         Dumper=_yaml_dumper())
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_yaml(config, resolve=True)
+
+
+def write_run(result: SimResult, out_dir: str | Path, config: "DictConfig | dict[str, Any] | None" = None) -> Path:
     """Write jobs.parquet, summary.json (and trace.parquet, config.yaml) into out_dir."""
     out = Path(out_dir)
     check_run_dir(out)
@@ -103,11 +165,11 @@ def write_run(result: SimResult, out_dir: str | Path, config: DictConfig | None 
     summary = {k: _jsonable(v) for k, v in result.summary.items()}
     (out / "summary.json").write_text(json.dumps(summary, indent=1, sort_keys=False) + "\n")
     if config is not None:
-        (out / "config.yaml").write_text(OmegaConf.to_yaml(config, resolve=True))
+        (out / "config.yaml").write_text(config_yaml(config))
     return out
 
 
-def _read_parquet(f: Path) -> pd.DataFrame:
+def _read_parquet(f: Path) -> "pd.DataFrame":
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -117,7 +179,7 @@ def _read_parquet(f: Path) -> pd.DataFrame:
         raise RunDirError(f, f"broken Parquet file ({' '.join(str(exc).split())[:200]})") from None
 
 
-def read_run(run_dir: str | Path) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame | None]:
+def read_run(run_dir: str | Path) -> "tuple[dict[str, Any], pd.DataFrame, pd.DataFrame | None]":
     """Read a run directory back: summary, jobs and (if written) the block trace."""
     d = Path(run_dir)
     f = d / "summary.json"
@@ -136,6 +198,8 @@ def read_run(run_dir: str | Path) -> tuple[dict[str, Any], pd.DataFrame, pd.Data
 
 def format_summary(summary: dict[str, Any], tasks: list[str], accelerators: list[str]) -> str:
     """A human-readable summary: headline metrics, a per-task table, utilisation."""
+    import pandas as pd
+
     head = [
         ("jobs counted", f"{summary['jobs']}"),
         ("on time / late / dropped / unfinished",

@@ -7,13 +7,12 @@ calibration against XRBench's published figures.
 
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import Any, Hashable, Mapping
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
 
-from dream.cost.base import CostModel
+from dream.cost.base import ConstantsCostModel
 from dream.errors import ConfigError
 from dream.hardware import Accelerator
 
@@ -51,7 +50,7 @@ def _lanes(num_pes: int, inner: int, outer: int) -> tuple[int, int, int]:
     return inner, outer, max(1, num_pes // (inner * outer))
 
 
-class AnalyticalCostModel(CostModel):
+class AnalyticalCostModel(ConstantsCostModel):
     """Dataflow-aware analytical model (WS / OS / RS), vectorised over layers."""
 
     name = "analytical"
@@ -79,51 +78,9 @@ class AnalyticalCostModel(CostModel):
         values = dict(mac_energy_nj=mac_energy_nj, l1_energy=l1_energy, l2_energy=l2_energy,
                       psum_elements=psum_elements, noc_efficiency=noc_efficiency,
                       element_bytes=element_bytes)
-        for k, v in values.items():
-            _, low, inclusive = self.PARAMS[k]
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v):
-                raise ValueError(f"{k} must be a finite number, got {v!r}")
-            if v < low or (v == low and not inclusive):
-                raise ValueError(f"{k} must be {'>=' if inclusive else '>'} {low}, got {v!r}")
+        self._set_constants(values)
         if noc_efficiency > 1:
             raise ValueError(f"noc_efficiency must be <= 1, got {noc_efficiency!r}")
-        self.mac_energy_nj = float(mac_energy_nj)
-        self.l1_energy = float(l1_energy)
-        self.l2_energy = float(l2_energy)
-        self.psum_elements = float(psum_elements)
-        self.noc_efficiency = float(noc_efficiency)
-        self.element_bytes = float(element_bytes)
-
-    @classmethod
-    def from_params(cls, params: Mapping[str, Any], where: str) -> "AnalyticalCostModel":
-        """Build from config params; ConfigError names the unknown or bad parameter."""
-        unknown = sorted(set(params) - set(cls.PARAMS))
-        if unknown:
-            raise ConfigError(f"{where}.params", f"unknown parameter(s) {unknown} for cost model "
-                              f"'analytical'; allowed: {list(cls.PARAMS)}")
-        for k, v in params.items():
-            try:
-                cls(**{k: v})
-            except ValueError as exc:
-                raise ConfigError(f"{where}.params.{k}", str(exc)) from None
-        return cls(**params)
-
-    def acc_key(self, acc: Accelerator) -> Hashable:
-        """Everything but the name: same-spec sub-accelerators share cost tables."""
-        return replace(acc, name="")
-
-    def params(self) -> dict[str, float]:
-        """The model's constants by name."""
-        return {k: getattr(self, k) for k in self.PARAMS}
-
-    @property
-    def key(self) -> Hashable:
-        """Identity of the model and its constants."""
-        return (self.name, *self.params().values())
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.params().items())
-        return f"AnalyticalCostModel({args})"
 
     def costs(
         self,

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Hashable, Mapping
 
 import numpy as np
 import pandas as pd
 
+from dream.errors import ConfigError
 from dream.hardware import Accelerator
 
 
@@ -53,6 +54,58 @@ class CostModel(ABC):
         buffer requirement). Float64 arrays of shape (L,), in row order."""
         lat, en = self.costs(layers, acc, model_name, variant)
         return {"latency_cycles": lat, "energy_nj": en}
+
+
+class ConstantsCostModel(CostModel):
+    """A cost model whose parameters are named numeric constants with lower bounds.
+
+    Subclasses declare PARAMS (name -> (default, lower bound, bound inclusive)) and call
+    `_set_constants` from __init__; config parsing, cache keys and repr follow from it.
+    """
+
+    PARAMS: ClassVar[dict[str, tuple[float, float, bool]]] = {}
+
+    def _set_constants(self, values: Mapping[str, Any]) -> None:
+        """Check each constant against its bound and store it as a float; ValueError names it."""
+        for k, v in values.items():
+            _, low, inclusive = self.PARAMS[k]
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v):
+                raise ValueError(f"{k} must be a finite number, got {v!r}")
+            if v < low or (v == low and not inclusive):
+                raise ValueError(f"{k} must be {'>=' if inclusive else '>'} {low}, got {v!r}")
+        for k, v in values.items():
+            setattr(self, k, float(v))
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any], where: str) -> "ConstantsCostModel":
+        """Build from config params; ConfigError names the unknown or bad parameter."""
+        unknown = sorted(set(params) - set(cls.PARAMS))
+        if unknown:
+            raise ConfigError(f"{where}.params", f"unknown parameter(s) {unknown} for cost model "
+                              f"{cls.name!r}; allowed: {list(cls.PARAMS)}")
+        for k, v in params.items():
+            try:
+                cls(**{k: v})
+            except ValueError as exc:
+                raise ConfigError(f"{where}.params.{k}", str(exc)) from None
+        return cls(**params)
+
+    def acc_key(self, acc: Accelerator) -> Hashable:
+        """Everything but the name: same-spec sub-accelerators share cost tables."""
+        return replace(acc, name="")
+
+    def params(self) -> dict[str, float]:
+        """The model's constants by name."""
+        return {k: getattr(self, k) for k in self.PARAMS}
+
+    @property
+    def key(self) -> Hashable:
+        """Identity of the model and its constants."""
+        return (self.name, *self.params().values())
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params().items())
+        return f"{type(self).__name__}({args})"
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:

@@ -17,15 +17,13 @@ How dream's layers map onto MAESTRO's dimensions (docs/cost-model.md, "Layer kin
 from __future__ import annotations
 
 import weakref
-from dataclasses import replace
-from typing import Any, Hashable, Mapping
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
 
-from dream.cost.base import CostModel
+from dream.cost.base import ConstantsCostModel
 from dream.cost.maestro_core import analyse
-from dream.errors import ConfigError
 from dream.hardware import Accelerator
 
 
@@ -76,7 +74,7 @@ def maestro_dims(layers: pd.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarra
 TABLE_COLUMNS = ("latency_cycles", "energy_nj", "offchip_bytes", "l2_bytes")
 
 
-class MaestroCostModel(CostModel):
+class MaestroCostModel(ConstantsCostModel):
     """MAESTRO's analytical model (data-centric directives per cluster level), XRBench energy."""
 
     name = "maestro"
@@ -94,47 +92,7 @@ class MaestroCostModel(CostModel):
         """Defaults: XRBench's constants; ValueError names a bad one."""
         values = dict(mac_energy_nj=mac_energy_nj, l1_energy=l1_energy, l2_energy=l2_energy,
                       element_bytes=element_bytes)
-        for k, v in values.items():
-            _, low, inclusive = self.PARAMS[k]
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v):
-                raise ValueError(f"{k} must be a finite number, got {v!r}")
-            if v < low or (v == low and not inclusive):
-                raise ValueError(f"{k} must be {'>=' if inclusive else '>'} {low}, got {v!r}")
-        self.mac_energy_nj = float(mac_energy_nj)
-        self.l1_energy = float(l1_energy)
-        self.l2_energy = float(l2_energy)
-        self.element_bytes = float(element_bytes)
-
-    @classmethod
-    def from_params(cls, params: Mapping[str, Any], where: str) -> "MaestroCostModel":
-        """Build from config params; ConfigError names the unknown or bad parameter."""
-        unknown = sorted(set(params) - set(cls.PARAMS))
-        if unknown:
-            raise ConfigError(f"{where}.params", f"unknown parameter(s) {unknown} for cost model "
-                              f"'maestro'; allowed: {list(cls.PARAMS)}")
-        for k, v in params.items():
-            try:
-                cls(**{k: v})
-            except ValueError as exc:
-                raise ConfigError(f"{where}.params.{k}", str(exc)) from None
-        return cls(**params)
-
-    def acc_key(self, acc: Accelerator) -> Hashable:
-        """Everything but the name (the dataflow's directives included)."""
-        return replace(acc, name="")
-
-    def params(self) -> dict[str, float]:
-        """The model's constants by name."""
-        return {k: getattr(self, k) for k in self.PARAMS}
-
-    @property
-    def key(self) -> Hashable:
-        """Identity of the model and its constants."""
-        return (self.name, *self.params().values())
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.params().items())
-        return f"MaestroCostModel({args})"
+        self._set_constants(values)
 
     def costs(self, layers: pd.DataFrame, acc: Accelerator, model_name: str = "",
               variant: str | None = None) -> tuple[np.ndarray, np.ndarray]:
