@@ -154,6 +154,39 @@ def test_submit_runs_the_sweep_as_a_job(cluster, tmp_path):
     assert (df["status"] == "ok").all()
 
 
+SEARCH_SPEC = """name: subsearch
+overrides: [sim.duration_ms=200, workload=vr_gaming, hardware=dual_4k_ws_os, scheduler=dream, scheduler.tune=false]
+grid:
+  sim.seed: 0,1
+search:
+  params:
+    scheduler.beta: interval(0, 1)
+  objectives: [uxcost]
+  trials: 2
+  sampler: random
+"""
+
+
+def test_submit_runs_a_search_as_a_job(cluster, tmp_path):
+    wd = tmp_path / "project"
+    (wd / "sweeps").mkdir(parents=True)
+    spec = wd / "sweeps" / "subsearch.yaml"
+    spec.write_text(SEARCH_SPEC)
+    out = tmp_path / "searched"
+    # options of `dream sweep` are refused for a search spec before the cluster is contacted
+    bad = dream("submit", str(spec), "--chunk-size", "2", "--working-dir", str(wd),
+                "--address", cluster["dashboard"], "--out", str(out))
+    assert bad.returncode == 2 and "--chunk-size" in bad.stderr and "search spec" in bad.stderr
+    res = dream("submit", str(spec), "--working-dir", str(wd), "--address", cluster["dashboard"],
+                "--out", str(out), "--wait")
+    assert res.returncode == 0, res.stdout + res.stderr
+    logs = res.stdout + res.stderr
+    assert "dream.cli search sweeps/subsearch.yaml --address auto" in logs or "2 trial(s)" in logs, logs
+    df = read_dataset(out)
+    assert len(df) == 4 and (df["status"] == "ok").all() and sorted(df["trial"].unique()) == [0, 1]
+    assert (out / "_search.journal").is_file()
+
+
 def test_bad_address_exits_2(tmp_path, spec_file):
     res = dream("submit", "smoke", "--address", "http://127.0.0.1:9", "--out", str(tmp_path / "o"),
                 timeout=120)

@@ -20,13 +20,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from dream.config import as_search_path
 from dream.dataset import METRIC_COLUMNS
 from dream.errors import ConfigError
-from dream.sweep.spec import (ConfDirs, SweepSpec, find_spec, group_options, is_group,
-                              parse_spec)
+from dream.sweep.spec import (ConfDirs, SweepSpec, group_options, is_group, parse_spec,
+                              read_spec)
 
 SEARCH_FIELDS = ("params", "objectives", "trials", "budget_sim_s", "sampler", "seed", "batch",
                  "aggregate", "fidelity", "pruner", "reduction_factor")
@@ -371,12 +370,5 @@ def _parse_fidelity(raw: Any, sweep: SweepSpec, params: tuple[SearchParam, ...],
 
 def load_search_spec(spec: str | Path, conf_dir: ConfDirs = None) -> SearchSpec:
     """Load and validate a search spec from a file path or a name in sweeps/."""
-    path = find_spec(str(spec))
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(str(path), f"invalid YAML{at}: {problem}") from None
+    path, raw = read_spec(spec)
     return parse_search_spec(raw, str(path), default_name=path.stem, conf_dir=conf_dir)

@@ -17,6 +17,7 @@ the same trials as an uninterrupted one, and a Ray run the same as a serial one.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import sys
@@ -255,6 +256,14 @@ class Evaluator:
             for rec in df.to_dict("records"):
                 self.rows[str(rec["run_key"])] = rec
 
+    def compose_reachable(self, limit: int = 2000) -> None:
+        """Compose every combination of group options the grid and the searched choices
+        can reach (their product), unless there are more than `limit` of them."""
+        res = self.resolver
+        options = [tuple(dict.fromkeys(res.params[i].values)) for i in res.group_idx]
+        if math.prod(len(o) for o in options) <= limit:
+            res.compose_all(list(itertools.product(*options)))
+
     def points(self, values: dict[str, Any], rung: int) -> list[tuple]:
         """The points of one trial at one rung: grid points x (trial values, rung value)."""
         f = self.spec.fidelity
@@ -436,12 +445,15 @@ def _run(spec: SearchSpec, out: Path, opts: SearchOptions, say: Callable[[str], 
     remove_temp_files(out)
     study = open_study(spec, out)
     n0 = len(study.trials)
-    executor = start_executor(opts, spec)
     keep = ("name", "spec", "base_config", "version", "git_revision", "updated_at")
-    evaluator = None
+    # every group combination a trial can reach is composed before Ray starts: in a Ray
+    # job, joining the cluster replaces the working directory Hydra's compose reads
+    evaluator = Evaluator(spec, out, None, None, say, report, meta["base_config"])
+    evaluator.compose_reachable()
+    executor = start_executor(opts, spec)
+    evaluator.executor = executor
     sink = None
     try:
-        evaluator = Evaluator(spec, out, executor, None, say, report, meta["base_config"])
         sink = DatasetSink(out, evaluator.resolver.kinds, {k: meta[k] for k in keep},
                            first_flush_s=0.0)
         evaluator.sink = sink

@@ -280,6 +280,9 @@ def parse_spec(raw: Any, path: str | None = None, default_name: str | None = Non
         raise ConfigError(where, "a sweep spec must be a YAML mapping with name, overrides, grid, zip")
     unknown = sorted(set(raw) - SPEC_FIELDS)
     if unknown:
+        if "search" in unknown:  # a design-space search spec, not a sweep
+            raise ConfigError(where, "has a search: block; run it with `dream search`, "
+                              "or remove the block to sweep the grid alone")
         raise ConfigError(where, f"unknown field(s) {unknown}; allowed: {sorted(SPEC_FIELDS)}")
     name = raw.get("name", default_name)
     check_name(name)
@@ -358,8 +361,12 @@ _SpecLoader.add_implicit_resolver(
     list("-+0123456789"))
 
 
-def load_spec(spec: str | Path, conf_dir: ConfDirs = None) -> SweepSpec:
-    """Load and validate a spec from a file path or a name in sweeps/."""
+def read_spec(spec: str | Path) -> tuple[Path, Any]:
+    """(path, raw YAML) of a spec file path or a name in ./sweeps or the built-ins.
+
+    Numbers in exponent form are numbers (YAML 1.2); ConfigError names the file (and the
+    line of a YAML error) when it cannot be read, is not UTF-8 or is not YAML.
+    """
     path = find_spec(str(spec))
     try:
         raw = yaml.load(path.read_bytes().decode("utf-8"), Loader=_SpecLoader)
@@ -372,6 +379,12 @@ def load_spec(spec: str | Path, conf_dir: ConfDirs = None) -> SweepSpec:
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(str(path), f"invalid YAML{at}: {problem}") from None
+    return path, raw
+
+
+def load_spec(spec: str | Path, conf_dir: ConfDirs = None) -> SweepSpec:
+    """Load and validate a spec from a file path or a name in sweeps/."""
+    path, raw = read_spec(spec)
     return parse_spec(raw, str(path), default_name=path.stem, conf_dir=conf_dir)
 
 

@@ -58,11 +58,17 @@ def submit_parser() -> argparse.ArgumentParser:
     return p
 
 
-def entrypoint(spec: str, out: str, python: str, passthrough: list[str]) -> str:
-    """The job's shell command."""
-    cmd = [python, "-m", "dream.cli", "sweep", spec, "--address", "auto", "--out", out,
-           "--no-progress", *passthrough]
+def entrypoint(spec: str, out: str, python: str, passthrough: list[str], command: str = "sweep") -> str:
+    """The job's shell command: `dream sweep` (or `dream search` for a spec with a search: block)."""
+    quiet = ["--no-progress"] if command == "sweep" else []
+    cmd = [python, "-m", "dream.cli", command, spec, "--address", "auto", "--out", out,
+           *quiet, *passthrough]
     return shlex.join(cmd)
+
+
+# `dream sweep` options a search does not take (it resumes by itself; its size is its trials)
+_SWEEP_ONLY = {"chunk_size": "--chunk-size", "retry_failed": "--retry-failed",
+               "fail_fast": "--fail-fast", "max_points": "--max-points"}
 
 
 def _passthrough(ns: argparse.Namespace) -> list[str]:
@@ -149,10 +155,22 @@ def main(args: list[str]) -> int:
         wd = Path(ns.working_dir)
         try:
             from dream.sweep.plan import check_size
-            from dream.sweep.spec import load_spec
+            from dream.sweep.spec import load_spec, read_spec
 
-            spec = load_spec(ns.spec)
-            check_size(spec, ns.max_points)
+            path, raw = read_spec(ns.spec)
+            if isinstance(raw, dict) and "search" in raw:  # a design-space search runs as the job
+                from dream.search.spec import load_search_spec
+
+                command = "search"
+                given = [flag for key, flag in _SWEEP_ONLY.items() if getattr(ns, key, None)]
+                if given or not ns.resume:
+                    raise ConfigError(given[0] if given else "--no-resume",
+                                      f"is an option of `dream sweep`; {path} is a search spec")
+                spec = load_search_spec(ns.spec).sweep
+            else:
+                command = "sweep"
+                spec = load_spec(ns.spec)
+                check_size(spec, ns.max_points)
             spec_arg = _spec_in_working_dir(ns.spec, wd)
             job_dirs = _config_dirs_in_working_dir(wd)
         except ConfigError as exc:
@@ -191,7 +209,7 @@ def main(args: list[str]) -> int:
     out = str(Path(ns.out or Path("outputs") / spec.name).resolve())
     runtime_env = {"working_dir": str(wd), "excludes": EXCLUDES,
                    "env_vars": {REVISION_ENV: git_revision(wd), ENV_CONFIG_DIRS: job_dirs}}
-    job_id = client.submit_job(entrypoint=entrypoint(spec_arg, out, ns.python, _passthrough(ns)),
+    job_id = client.submit_job(entrypoint=entrypoint(spec_arg, out, ns.python, _passthrough(ns), command),
                                runtime_env=runtime_env,
                                metadata={"dream.sweep": spec.name})
     print(job_id)
