@@ -100,3 +100,17 @@ def test_list_shows_options_descriptions_and_sources():
 def test_costs_rejects_a_flag_in_one_line():
     p = _dream("costs", "--bogus")
     assert p.returncode == 2 and p.stderr.count("\n") == 1 and "--bogus" in p.stderr
+
+
+def test_a_dry_run_piped_into_head_blames_no_directory(tmp_path):
+    """The reader of stdout leaving early is not a write error of the dataset directory."""
+    out = tmp_path / "never"
+    proc = subprocess.Popen([sys.executable, "-m", "dream.cli", "sweep", "smoke", "--dry-run",
+                             "--out", str(out)], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().startswith("sweep smoke:")
+    proc.stdout.close()  # as `| head -1` does
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) in (0, 1)
+    assert "cannot write" not in err and "Traceback" not in err
+    assert not out.exists()

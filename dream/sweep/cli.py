@@ -93,6 +93,8 @@ def cmd_sweep(args: list[str]) -> None:
         report = run_sweep(opts)
     except (ConfigError, ExecutorError) as exc:
         _fail("sweep", exc)
+    except BrokenPipeError:  # stdout's reader left (`--dry-run | head`): handled by dream.cli
+        raise
     except OSError as exc:  # the dataset directory cannot be written (full disk, read-only)
         where = exc.filename or ns.out or "the dataset directory"
         print(f"dream sweep: error: cannot write {where}: {exc.strerror or exc}", file=sys.stderr)
