@@ -391,8 +391,9 @@ def main(argv: list[str] | None = None) -> None:
 
 def _on_sigterm(signum: int, frame: object) -> None:
     """SIGTERM (a batch scheduler, `kill`) stops a command the way Ctrl-C does."""
-    from dream.sweep.executors import Terminated
+    from dream.sweep.executors import Terminated, note_sigterm
 
+    note_sigterm()
     raise Terminated()
 
 
@@ -408,7 +409,9 @@ def _run_interruptible(cmd: str, fn: Callable[[list[str]], None], args: list[str
     try:
         fn(args)
     except KeyboardInterrupt as exc:
-        signum = int(getattr(exc, "signum", signal.SIGINT))
+        from dream.sweep.executors import signal_of
+
+        signum = signal_of(exc)
         name = "terminated (SIGTERM)" if signum == signal.SIGTERM else "interrupted"
         try:
             print(f"dream {cmd}: {name}", file=sys.stderr, flush=True)

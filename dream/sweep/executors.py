@@ -56,6 +56,25 @@ class Terminated(KeyboardInterrupt):
     signum = signal.SIGTERM
 
 
+# SIGTERMs received by this process (dream.cli's handler notes each before raising)
+_TERMINATED: list[int] = []
+
+
+def note_sigterm() -> None:
+    """Remember that SIGTERM arrived (see signal_of)."""
+    _TERMINATED.append(signal.SIGTERM)
+
+
+def signal_of(exc: BaseException) -> int:
+    """The signal behind a KeyboardInterrupt: its own signum, else SIGTERM if one arrived
+    (Ray's blocking calls catch our Terminated and raise a plain KeyboardInterrupt in its
+    place), else SIGINT."""
+    own = getattr(exc, "signum", None)
+    if own is not None:
+        return int(own)
+    return signal.SIGTERM if _TERMINATED else signal.SIGINT
+
+
 ADDRESS_TIMEOUT_S = 10.0
 # an HTTP/2 client preface and an empty SETTINGS frame: a gRPC server (Ray's GCS) answers
 # with a SETTINGS frame of its own; a web server, ssh or a silent port does not

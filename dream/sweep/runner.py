@@ -492,7 +492,9 @@ def _run(plan: Plan, out: Path, opts: SweepOptions, say: Any, t_start: float) ->
         report.stopped = True
     except KeyboardInterrupt as exc:
         report.interrupted = True
-        report.signal = getattr(exc, "signum", 2)
+        from dream.sweep.executors import signal_of
+
+        report.signal = signal_of(exc)
     except OSError as exc:  # the dataset cannot be written (a full disk, a lost mount)
         report.write_error = _write_error(out, exc)
     finally:
