@@ -299,32 +299,56 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.cluster
-@pytest.mark.timeout(600)
-def test_search_on_a_cluster_by_address_asks_the_serial_trials(serial_run, tmp_path):
-    spec, serial_out, _ = serial_run
-    gcs = _free_port()
-    e = {k: v for k, v in env().items() if not k.startswith(("RAY_", "DREAM_"))}
-    e.update({"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token"})
-    log = open(tmp_path / "head.log", "w")
-    # a head node of our own (free ports, --block): stopped by its process group, never
-    # by `ray stop`, which would stop every Ray on the machine
-    head = subprocess.Popen([str(VENV_BIN / "ray"), "start", "--head", "--port", str(gcs),
-                             "--num-cpus", "2", "--include-dashboard", "false",
-                             "--ray-client-server-port", str(_free_port()),
-                             "--dashboard-agent-listen-port", str(_free_port()),
-                             "--disable-usage-stats", "--block"],
-                            env=e, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        out = tmp_path / "cluster"
+def _start_head(e: dict, log_path: Path) -> tuple[subprocess.Popen, int]:
+    """A head node of our own on free ports (--block), up and answering `ray status`.
+
+    A port found free can be taken by one of Ray's own processes before the one meant
+    for it binds it; then the head exits, and it is started again on other ports.
+    """
+    for attempt in range(3):
+        gcs = _free_port()
+        log = open(log_path, "w")
+        head = subprocess.Popen([str(VENV_BIN / "ray"), "start", "--head", "--port", str(gcs),
+                                 "--num-cpus", "2", "--include-dashboard", "false",
+                                 "--ray-client-server-port", str(_free_port()),
+                                 "--dashboard-agent-listen-port", str(_free_port()),
+                                 "--disable-usage-stats", "--block"],
+                                env=e, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.time() + 180
-        while True:  # the head is up when `ray status` answers for it
+        while head.poll() is None and time.time() < deadline:
             st = subprocess.run([str(VENV_BIN / "ray"), "status", "--address", f"127.0.0.1:{gcs}"],
                                 capture_output=True, text=True, env=e, timeout=120)
-            assert head.poll() is None, (tmp_path / "head.log").read_text()[-2000:]
-            if st.returncode == 0 or time.time() > deadline:
+            if st.returncode == 0:
+                time.sleep(3)  # the client server binds its port after the head answers
+                if head.poll() is None:
+                    return head, gcs
                 break
             time.sleep(2)
+        _stop_head(head)
+    raise AssertionError("no Ray head started in 3 attempts: " + log_path.read_text()[-2000:])
+
+
+def _stop_head(head: subprocess.Popen) -> None:
+    """Stop a head started by _start_head (its process group; never `ray stop`)."""
+    try:
+        os.killpg(head.pid, signal.SIGTERM)
+        head.wait(timeout=45)
+    except subprocess.TimeoutExpired:
+        os.killpg(head.pid, signal.SIGKILL)
+        head.wait(timeout=10)
+    except ProcessLookupError:
+        pass
+
+
+@pytest.mark.cluster
+@pytest.mark.timeout(900)
+def test_search_on_a_cluster_by_address_asks_the_serial_trials(serial_run, tmp_path):
+    spec, serial_out, _ = serial_run
+    e = {k: v for k, v in env().items() if not k.startswith(("RAY_", "DREAM_"))}
+    e.update({"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token"})
+    head, gcs = _start_head(e, tmp_path / "head.log")
+    try:
+        out = tmp_path / "cluster"
         for attempt in range(2):
             res = subprocess.run([sys.executable, "-m", "dream.cli", "search", str(spec), "--address",
                                   f"127.0.0.1:{gcs}", "--out", str(out)], capture_output=True,
@@ -336,14 +360,7 @@ def test_search_on_a_cluster_by_address_asks_the_serial_trials(serial_run, tmp_p
         assert trials(out, spec) == trials(serial_out, spec)
         assert metrics(out).equals(metrics(serial_out))
     finally:
-        try:
-            os.killpg(head.pid, signal.SIGTERM)
-            head.wait(timeout=45)
-        except subprocess.TimeoutExpired:
-            os.killpg(head.pid, signal.SIGKILL)
-            head.wait(timeout=10)
-        except ProcessLookupError:
-            pass
+        _stop_head(head)
 
 
 def test_auto_executor_uses_ray_only_when_it_can_pay_off(tmp_path):
