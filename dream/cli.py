@@ -264,60 +264,15 @@ def cmd_list(args: list[str]) -> None:
     sys.exit(list_main(args))
 
 
-def cmd_sweep(args: list[str]) -> None:
-    """`dream sweep`: see dream.sweep.cli."""
-    from dream.sweep.cli import cmd_sweep as run
+def _lazy(module: str, name: str) -> Callable[[list[str]], None]:
+    """A command that imports its module only when it runs (start-up stays small)."""
+    def run(args: list[str]) -> None:
+        import importlib
 
-    run(args)
+        getattr(importlib.import_module(module), name)(args)
 
-
-def cmd_search(args: list[str]) -> None:
-    """`dream search`: see dream.search.cli."""
-    from dream.search.cli import cmd_search as run
-
-    run(args)
-
-
-def cmd_submit(args: list[str]) -> None:
-    """`dream submit`: see dream.sweep.submit."""
-    from dream.sweep.cli import cmd_submit as run
-
-    run(args)
-
-
-def cmd_gather(args: list[str]) -> None:
-    """`dream gather`: see dream.sweep.gather."""
-    from dream.sweep.cli import cmd_gather as run
-
-    run(args)
-
-
-def cmd_report(args: list[str]) -> None:
-    """`dream report`: see dream.analysis.cli."""
-    from dream.analysis.cli import cmd_report as run
-
-    run(args)
-
-
-def cmd_timeline(args: list[str]) -> None:
-    """`dream timeline`: see dream.analysis.cli."""
-    from dream.analysis.cli import cmd_timeline as run
-
-    run(args)
-
-
-def cmd_search(args: list[str]) -> None:
-    """`dream search`: see dream.search.cli."""
-    from dream.search.cli import cmd_search as run
-
-    run(args)
-
-
-def cmd_validate(args: list[str]) -> None:
-    """`dream validate xrbench`: dream against XRBench-MAESTRO's own scores."""
-    from dream.validate import cmd_validate as run
-
-    run(args)
+    run.__doc__ = f"`dream {name.removeprefix('cmd_')}`: see {module}."
+    return run
 
 
 COMMANDS: dict[str, Callable[[list[str]], None]] = {
@@ -325,13 +280,13 @@ COMMANDS: dict[str, Callable[[list[str]], None]] = {
     "costs": cmd_costs,
     "demo": cmd_demo,
     "list": cmd_list,
-    "sweep": cmd_sweep,
-    "search": cmd_search,
-    "submit": cmd_submit,
-    "gather": cmd_gather,
-    "report": cmd_report,
-    "timeline": cmd_timeline,
-    "validate": cmd_validate,
+    "sweep": _lazy("dream.sweep.cli", "cmd_sweep"),
+    "search": _lazy("dream.search.cli", "cmd_search"),
+    "submit": _lazy("dream.sweep.cli", "cmd_submit"),
+    "gather": _lazy("dream.sweep.cli", "cmd_gather"),
+    "report": _lazy("dream.analysis.cli", "cmd_report"),
+    "timeline": _lazy("dream.analysis.cli", "cmd_timeline"),
+    "validate": _lazy("dream.validate", "cmd_validate"),
 }
 # the commands that compose configs, and so take --config-dir
 _CONFIG_COMMANDS = {"run", "costs", "demo", "list", "sweep", "submit"}

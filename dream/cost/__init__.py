@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from dream.cost.analytical import AnalyticalCostModel
-from dream.cost.base import CostModel, CostTable
+from dream.cost.base import CostModel, CostTable, memo_by_identity
 from dream.cost.maestro import MaestroCostModel, clear_memo
 from dream.cost.table import TableCostModel
 from dream.errors import ConfigError
@@ -89,21 +89,16 @@ def layers_fingerprint(layers: pd.DataFrame) -> bytes:
     computed once per table object and looked up by identity afterwards: a warm lookup
     must cost microseconds, not a pass over the table. Tables are not mutated in place.
     """
-    memo = _FINGERPRINTS.get(id(layers))
-    if memo is not None and memo[0]() is layers:
-        return memo[1]
+    return memo_by_identity(_FINGERPRINTS, layers, _digest)
+
+
+def _digest(layers: pd.DataFrame) -> bytes:
     h = hashlib.blake2b(digest_size=16)
     # tolist() of a string column is one pass in C; astype(str) costs ten times as much
     h.update("|".join(map(str, layers["op"].tolist())).encode())
     for col in DIM_COLUMNS:
         h.update(np.ascontiguousarray(layers[col].to_numpy(np.int64)).tobytes())
-    digest = h.digest()
-    try:
-        ref = weakref.ref(layers, lambda _r, k=id(layers): _FINGERPRINTS.pop(k, None))
-    except TypeError:  # not weak-referenceable: no memo
-        return digest
-    _FINGERPRINTS[id(layers)] = (ref, digest)
-    return digest
+    return h.digest()
 
 
 def clear_cache() -> None:

@@ -2,15 +2,38 @@
 
 from __future__ import annotations
 
+import weakref
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, replace
-from typing import Any, ClassVar, Hashable, Mapping
+from typing import Any, Callable, ClassVar, Hashable, Mapping, TypeVar
 
 import numpy as np
 import pandas as pd
 
 from dream.errors import ConfigError
 from dream.hardware import Accelerator
+
+
+T = TypeVar("T")
+
+
+def memo_by_identity(memo: dict[int, tuple[weakref.ref, Any]], table: pd.DataFrame,
+                     compute: Callable[[pd.DataFrame], T]) -> T:
+    """compute(table), memoised per table object in `memo` (entries leave with the table).
+
+    Layer tables are built once and never mutated in place, so what is derived from one
+    is derived once: a warm lookup costs a dict access, not a pass over the table.
+    """
+    hit = memo.get(id(table))
+    if hit is not None and hit[0]() is table:
+        return hit[1]
+    value = compute(table)
+    try:
+        ref = weakref.ref(table, lambda _r, k=id(table): memo.pop(k, None))
+    except TypeError:  # not weak-referenceable: no memo
+        return value
+    memo[id(table)] = (ref, value)
+    return value
 
 
 class CostModel(ABC):

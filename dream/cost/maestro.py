@@ -22,7 +22,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from dream.cost.base import ConstantsCostModel
+from dream.cost.base import ConstantsCostModel, memo_by_identity
 from dream.cost.maestro_core import analyse
 from dream.hardware import Accelerator
 
@@ -40,19 +40,14 @@ def clear_memo() -> None:
 def _shapes(layers: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """(unique rows of K, C, R, S, Y_in, X_in, stride, depthwise; inverse index), memoised
     per table object (layer tables are built once and not mutated)."""
-    memo = _SHAPES.get(id(layers))
-    if memo is not None and memo[0]() is layers:
-        return memo[1]
+    return memo_by_identity(_SHAPES, layers, _unique_shapes)
+
+
+def _unique_shapes(layers: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     dims, st, dw = maestro_dims(layers)
     keys = np.stack([dims["K"], dims["C"], dims["R"], dims["S"], dims["Y"], dims["X"], st,
                      dw.astype(np.int64)], axis=1)
-    value = _unique_rows(keys)
-    try:
-        ref = weakref.ref(layers, lambda _r, k=id(layers): _SHAPES.pop(k, None))
-    except TypeError:  # not weak-referenceable: no memo
-        return value
-    _SHAPES[id(layers)] = (ref, value)
-    return value
+    return _unique_rows(keys)
 
 
 def maestro_dims(layers: pd.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
