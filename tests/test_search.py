@@ -244,6 +244,71 @@ def test_sigkill_and_rerun_repeats_no_simulation(tmp_path):
     assert metrics(out).drop(columns="trial").equals(metrics(ref).drop(columns="trial"))
 
 
+KILLED_MID_ASK = """
+import os, sys
+from pathlib import Path
+from dream.search.spec import load_search_spec
+from dream.search.study import JOURNAL, make_sampler, open_study
+from dream.search.journal import AtomicJournal
+from optuna.storages.journal import JournalFileBackend
+
+from dream.dataset import claim
+
+spec, out = load_search_spec(sys.argv[1]), Path(sys.argv[2])
+claim(out, "search")  # as `dream search` does before it opens the journal
+journal = AtomicJournal(JournalFileBackend(str(out / JOURNAL)))
+study = open_study(spec, out, journal=journal)
+dists = {p.key: p.distribution() for p in spec.params}
+with journal.atomic():
+    done = [study.ask(dists) for _ in range(2)]
+with journal.atomic():
+    study.ask(dists)
+    assert len(study.trials) == 3  # the held trial is visible to this process
+    os._exit(9)  # killed before the block ends
+"""
+
+
+def test_a_batch_of_asks_is_written_whole_or_not_at_all(tmp_path):
+    spec = write(tmp_path, "ask")
+    out = tmp_path / "out"
+    res = subprocess.run([sys.executable, "-c", KILLED_MID_ASK, str(spec), str(out)],
+                         capture_output=True, text=True, cwd=ROOT, env=env(), timeout=120)
+    assert res.returncode == 9, res.stderr
+    stored = open_study(load_search_spec(spec), out, create=False).trials
+    assert [t.state.name for t in stored] == ["RUNNING", "RUNNING"]
+    assert all(set(t.params) == {"scheduler.alpha", "scheduler.beta"} for t in stored)
+    # and the search continues from there: the two asked trials first, then new ones
+    res = dream("search", str(spec), "--executor", "serial", "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    assert "continuing 2 unfinished trial(s)" in res.stdout
+    study = open_study(load_search_spec(spec), out, create=False)
+    assert [t.state.name for t in study.trials] == ["COMPLETE"] * 6
+    assert [t.params for t in study.trials[:2]] == [t.params for t in stored]
+
+
+def test_a_trial_with_half_its_parameters_is_failed_not_crashed_on(tmp_path):
+    """Journals from before atomic asks can hold one; the search goes on past it."""
+    from optuna.distributions import FloatDistribution
+    from optuna.storages.journal import JournalFileBackend
+
+    from dream.search.journal import AtomicJournal
+    from dream.search.study import JOURNAL
+
+    from dream.dataset import claim
+
+    spec = write(tmp_path, "half")
+    out = tmp_path / "out"
+    claim(out, "search")
+    journal = AtomicJournal(JournalFileBackend(str(out / JOURNAL)))
+    study = open_study(load_search_spec(spec), out, journal=journal)
+    study.ask({"scheduler.beta": FloatDistribution(0, 2)})
+    res = dream("search", str(spec), "--executor", "serial", "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    assert "trial 0: failed (its parameters were never all drawn" in res.stdout
+    states = [t.state.name for t in open_study(load_search_spec(spec), out, create=False).trials]
+    assert states[0] == "FAIL" and states.count("COMPLETE") == 5
+
+
 def test_local_ray_asks_the_same_trials_as_serial(serial_run, tmp_path):
     spec, serial_out, _ = serial_run
     out = tmp_path / "ray"

@@ -24,7 +24,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, TextIO
+from typing import TYPE_CHECKING, Any, Callable, TextIO
 
 from dream.dataset import (DatasetLock, claim, read_dataset, read_metadata, remove_temp_files,
                            write_metadata)
@@ -33,6 +33,9 @@ from dream.search.spec import SearchSpec, load_search_spec
 from dream.sweep.plan import make_plan
 from dream.sweep.resolve import Resolver
 from dream.sweep.spec import Param, SweepSpec
+
+if TYPE_CHECKING:
+    from dream.search.journal import AtomicJournal
 
 JOURNAL = "_search.journal"
 TRIAL_COLUMN = "trial"
@@ -159,18 +162,25 @@ def make_pruner(spec: SearchSpec) -> Any:
     return optuna.pruners.NopPruner()
 
 
-def open_study(spec: SearchSpec, out: Path, create: bool = True) -> Any:
-    """The study in `out/_search.journal` (created, or loaded to continue)."""
+def open_study(spec: SearchSpec, out: Path, create: bool = True,
+               journal: AtomicJournal | None = None) -> Any:
+    """The study in `out/_search.journal` (created, or loaded to continue).
+
+    `journal`, when given, is the backend to use (an `AtomicJournal` over that file), so
+    the caller can write a batch of asks as one append.
+    """
     import optuna
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
+
+    from dream.search.journal import AtomicJournal
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     path = out / JOURNAL
     if not create and not path.is_file():
         raise ConfigError(str(out), f"has no search journal ({JOURNAL}); run `dream search` first")
     out.mkdir(parents=True, exist_ok=True)
-    storage = JournalStorage(JournalFileBackend(str(path)))
+    storage = JournalStorage(journal or AtomicJournal(JournalFileBackend(str(path))))
     directions = ["maximize" if o.maximize else "minimize" for o in spec.objectives]
     study = optuna.create_study(study_name=spec.name, storage=storage, directions=directions,
                                 load_if_exists=True, sampler=make_sampler(spec, 0),
@@ -436,14 +446,17 @@ def run_search(opts: SearchOptions, out_stream: TextIO = sys.stdout) -> SearchRe
 def _run(spec: SearchSpec, out: Path, opts: SearchOptions, say: Callable[[str], None],
          t0: float) -> SearchReport:
     """The search loop, with the dataset claimed and locked."""
+    from optuna.storages.journal import JournalFileBackend
     from optuna.trial import Trial, TrialState
 
+    from dream.search.journal import AtomicJournal
     from dream.sweep.sink import DatasetSink
 
     report = SearchReport(spec.name, out)
     meta = _write_metadata(spec, out, opts)
     remove_temp_files(out)
-    study = open_study(spec, out)
+    journal = AtomicJournal(JournalFileBackend(str(out / JOURNAL)))
+    study = open_study(spec, out, journal=journal)
     n0 = len(study.trials)
     keep = ("name", "spec", "base_config", "version", "git_revision", "updated_at")
     # every group combination a trial can reach is composed before Ray starts: in a Ray
@@ -465,6 +478,12 @@ def _run(spec: SearchSpec, out: Path, opts: SearchOptions, say: Callable[[str], 
         while True:
             trials = study.get_trials(deepcopy=False)
             running = [t for t in trials if t.state == TrialState.RUNNING]
+            for t in [t for t in running if set(t.params) != {p.key for p in spec.params}]:
+                # only a journal written before batches were asked atomically has these
+                study.tell(t._trial_id, state=TrialState.FAIL)
+                say(f"trial {t.number}: failed (its parameters were never all drawn: the search "
+                    f"was killed while asking it)")
+                running.remove(t)
             if running:
                 batch = [Trial(study, t._trial_id) for t in running]
                 say(f"continuing {len(batch)} unfinished trial(s)")
@@ -476,7 +495,10 @@ def _run(spec: SearchSpec, out: Path, opts: SearchOptions, say: Callable[[str], 
                     break
                 study.sampler = make_sampler(spec, len(trials))
                 dists = {p.key: p.distribution() for p in spec.params}
-                batch = [study.ask(dists) for _ in range(min(spec.batch, spec.trials - len(trials)))]
+                # one append for the whole batch: a kill mid-ask must not leave a trial
+                # with only some of its parameters drawn
+                with journal.atomic():
+                    batch = [study.ask(dists) for _ in range(min(spec.batch, spec.trials - len(trials)))]
             _evaluate(study, spec, evaluator, batch, say, report)
     except KeyboardInterrupt:
         report.interrupted = True
