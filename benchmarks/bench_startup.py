@@ -132,7 +132,7 @@ def process_figures(runs: int = 7, baseline: str | None = BASELINE) -> None:
                              "dream.metrics, dream.sim.engine, dream.schedulers, dream.workload.catalog"]
         rows = [
             ("python -c pass", [PY, "-c", "pass"], False),
-            ("imports of dream run (numpy, pandas, pyarrow, the simulator)", imports, True),
+            ("imports of dream run (numpy, pyarrow, the simulator)", imports, True),
             ("dream run (700 ms of vr_gaming on J)", run, True),
         ]
         for cmd, e in ((run, env), (run, env_old)):  # warm the file and bytecode caches, compose once

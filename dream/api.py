@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
+from dream.columns import Columns
 from dream.config import RunSpec, SearchPath, build_spec, compose, compose_plain
 
 if TYPE_CHECKING:
@@ -15,12 +16,34 @@ if TYPE_CHECKING:
 
 @dataclass
 class SimResult:
-    """One simulation's outcome: the flat summary, one row per job, and the block trace."""
+    """One simulation's outcome: the flat summary, one row per job, and the block trace.
+
+    `records` and `trace_records` are the engine's column tables (dream.sim.engine's
+    JOB_COLUMNS and TRACE_COLUMNS); `jobs` and `trace` give them as DataFrames, built on
+    first access (pandas is imported then, not for a run that never asks).
+    """
 
     summary: dict[str, Any]
-    jobs: "pd.DataFrame"
-    trace: "pd.DataFrame | None"
+    records: Columns
+    trace_records: Columns | None
     spec: RunSpec
+    _frames: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def jobs(self) -> "pd.DataFrame":
+        """One row per job (by job id): task, frame, variant, times in ms, status, energy in nJ, ..."""
+        if "jobs" not in self._frames:
+            self._frames["jobs"] = self.records.to_pandas()
+        return self._frames["jobs"]
+
+    @property
+    def trace(self) -> "pd.DataFrame | None":
+        """One row per block run (with sim.trace=true), else None."""
+        if self.trace_records is None:
+            return None
+        if "trace" not in self._frames:
+            self._frames["trace"] = self.trace_records.to_pandas()
+        return self._frames["trace"]
 
 
 def run_spec(spec: RunSpec) -> SimResult:
@@ -35,7 +58,7 @@ def run_spec(spec: RunSpec) -> SimResult:
     summary = summarize(raw.jobs, raw.busy_ms, raw.accelerators, raw.tasks, spec.sim.warmup_ms,
                         spec.sim.duration_ms, st.decisions, st.decision_us.mean, st.decision_us.quantile(0.99), st.blocks,
                         st.layers, st.wall_s)
-    return SimResult(summary=summary, jobs=raw.jobs, trace=raw.trace, spec=spec)
+    return SimResult(summary=summary, records=raw.jobs, trace_records=raw.trace, spec=spec)
 
 
 def simulate(config: "DictConfig | dict | list[str] | None" = None,

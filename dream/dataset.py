@@ -26,13 +26,15 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dream.errors import ConfigError
+
+if TYPE_CHECKING:  # imported where a dataset is read: `dream run` only checks a directory
+    import pandas as pd
 
 # always present in a row, whatever was swept
 KEY_COLUMNS = ("run_key", "status", "error")
@@ -241,13 +243,15 @@ def _partition_values(root: Path, file: Path) -> dict[str, str]:
 
 
 def read_dataset(path: str | Path, columns: Iterable[str] | None = None, *,
-                 dedupe: bool = True) -> pd.DataFrame:
+                 dedupe: bool = True) -> "pd.DataFrame":
     """Read a dataset directory into one DataFrame; hive partition keys become columns.
 
     Files may have different columns (their schemas are unified, missing values are null).
     With `dedupe` (the default), a run key stored twice yields one row: `ok` over
     `failed`, then the latest `finished_at`.
     """
+    import pandas as pd
+
     root = Path(path)
     files = parquet_files(root)
     if not files:
@@ -296,8 +300,10 @@ def canonical_order(columns: Iterable[str]) -> list[str]:
 _DEDUPE_COLUMNS = ("run_key", "status", "finished_at")
 
 
-def _newest_per_key(df: pd.DataFrame) -> pd.DataFrame:
+def _newest_per_key(df: "pd.DataFrame") -> "pd.DataFrame":
     """One row per run key: ok before failed, then the latest finished_at (stable otherwise)."""
+    import pandas as pd
+
     if "run_key" not in df.columns or not df["run_key"].duplicated().any():
         return df
     rank = pd.DataFrame({
@@ -371,6 +377,8 @@ def remove_temp_files(path: str | Path) -> int:
 
 def compact(path: str | Path) -> int:
     """Rewrite part files so each run key is stored once (the row read_dataset keeps); returns rows dropped."""
+    import pandas as pd
+
     root = Path(path)
     if not is_dataset(root):
         return 0

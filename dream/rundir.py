@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from dream.errors import ConfigError
 
 # pandas, pyarrow and OmegaConf are imported where they are used: `dream run` writes a plain
-# config without OmegaConf (see config_yaml), and pandas is the engine's to import
+# config without OmegaConf (see config_yaml) and its records with pyarrow alone
 if TYPE_CHECKING:
     import pandas as pd
     import yaml
@@ -159,9 +159,12 @@ def write_run(result: SimResult, out_dir: str | Path, config: "DictConfig | dict
     out = Path(out_dir)
     check_run_dir(out)
     mark_run_dir(out)
-    result.jobs.to_parquet(out / "jobs.parquet", index=False, write_page_checksum=True)
-    if result.trace is not None:
-        result.trace.to_parquet(out / "trace.parquet", index=False, write_page_checksum=True)
+    import pyarrow.parquet as pq
+
+    # written from the engine's columns: pandas stays unimported for a `dream run`
+    pq.write_table(result.records.to_arrow(), out / "jobs.parquet", write_page_checksum=True)
+    if result.trace_records is not None:
+        pq.write_table(result.trace_records.to_arrow(), out / "trace.parquet", write_page_checksum=True)
     summary = {k: _jsonable(v) for k, v in result.summary.items()}
     (out / "summary.json").write_text(json.dumps(summary, indent=1, sort_keys=False) + "\n")
     if config is not None:
@@ -196,10 +199,26 @@ def read_run(run_dir: str | Path) -> "tuple[dict[str, Any], pd.DataFrame, pd.Dat
     return summary, jobs, trace
 
 
+def _cell(v: Any) -> str:
+    if isinstance(v, float):
+        return "NaN" if math.isnan(v) else f"{v:.3f}"
+    return str(v)
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    """Rows of equal keys as a plain text table, columns right-aligned (as DataFrame.to_string)."""
+    if not rows:
+        return ""
+    cols = list(rows[0])
+    cells = [[_cell(r[c]) for c in cols] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
+    out = ["  ".join(c.rjust(w) for c, w in zip(cols, widths))]
+    out += ["  ".join(v.rjust(w) for v, w in zip(row, widths)) for row in cells]
+    return "\n".join(out)
+
+
 def format_summary(summary: dict[str, Any], tasks: list[str], accelerators: list[str]) -> str:
     """A human-readable summary: headline metrics, a per-task table, utilisation."""
-    import pandas as pd
-
     head = [
         ("jobs counted", f"{summary['jobs']}"),
         ("on time / late / dropped / unfinished",
@@ -230,7 +249,7 @@ def format_summary(summary: dict[str, Any], tasks: list[str], accelerators: list
             "accuracy": summary[f"task.{t}.accuracy"],
         })
     lines.append("")
-    lines.append(pd.DataFrame(rows).to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    lines.append(_table(rows))
     lines.append("")
     lines.append("utilization: " + ", ".join(
         f"{a} {summary[f'acc.{a}.utilization']:.1%}" for a in accelerators))

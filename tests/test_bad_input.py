@@ -159,7 +159,7 @@ def test_layer_limits_are_exact(tmp_path):
 
     n = 2**26  # K * C * Y = 2**52 * 2 = 2**53: the largest allowed
     ok = load_layer_table(_layer_csv(tmp_path, K=n, C=n, Y=2), "w")
-    assert int(ok["K"].iloc[0]) == n
+    assert int(ok["K"][0]) == n
     with pytest.raises(ConfigError, match="MACs"):
         load_layer_table(_layer_csv(tmp_path, K=n, C=n, Y=2, X=2), "w")
     with pytest.raises(ConfigError, match="inputs"):

@@ -111,7 +111,7 @@ def test_rows_are_independent(layers, acc):
     cm = AnalyticalCostModel()
     lat, en = cm.costs(layers, acc)
     for i in range(len(layers)):
-        li, ei = cm.costs(layers.iloc[[i]], acc)
+        li, ei = cm.costs(layers.take([i]), acc)
         assert li[0] == lat[i] and ei[0] == en[i]
 
 
@@ -121,9 +121,10 @@ def test_rows_are_independent(layers, acc):
 def test_dwconv_slower_per_mac_than_conv_on_ws(k, y, x, r, stride, pes):
     # depthwise reduces over one channel, so 15 of WS's 16 reduction lanes idle and every
     # K lane needs its own input: it costs more cycles per MAC than the dense conv
-    dw, conv = make_layer_table([
+    both = make_layer_table([
         ("dw", "dwconv", k, k, y, x, r, r, stride), ("conv", "conv", k, k, y, x, r, r, stride),
-    ]).pipe(lambda t: (t.iloc[[0]], t.iloc[[1]]))
+    ])
+    dw, conv = both.take([0]), both.take([1])
     acc = Accelerator("ws", "WS", pes)
     cm = AnalyticalCostModel()
     per_mac_dw = cm.costs(dw, acc)[0][0] / layer_macs(dw)[0]
@@ -235,7 +236,7 @@ def _xrbench_encoding(layers: pd.DataFrame) -> pd.DataFrame:
     depthwise layers become dense (C input channels per output), the input extent is the
     layer's input size and the output shrinks to input - R + 1 (empty maps are dropped).
     """
-    t = layers.copy()
+    t = layers.to_pandas()
     t["op"] = np.where(t["op"] == "dwconv", "conv", t["op"])
     t["Y"] = t["Y"] * t["stride"] - t["R"] + 1
     t["X"] = t["X"] * t["stride"] - t["S"] + 1
@@ -279,7 +280,7 @@ def _small_table() -> pd.DataFrame:
 
 def test_layer_costs_shape_columns_order_and_index():
     layers = _small_table()
-    shuffled = layers.iloc[[2, 0, 3, 1]]
+    shuffled = layers.to_pandas().iloc[[2, 0, 3, 1]]
     shuffled.index = [30, 10, 40, 20]
     acc = Accelerator("a", "OS", 1024)
     out = layer_costs(shuffled, acc)
@@ -332,7 +333,7 @@ def test_cost_table_key_follows_layer_contents():
     layers = _small_table()
     t1 = cost_table(cm, "m", None, layers, acc)
     assert cost_table(cm, "m", None, layers.copy(), acc) is t1
-    wider = layers.assign(Y=layers["Y"] * 2)
+    wider = layers.replace(Y=layers["Y"] * 2)
     t2 = cost_table(cm, "m", None, wider, acc)
     assert t2 is not t1 and np.all(t2.latency_cycles >= t1.latency_cycles)
 

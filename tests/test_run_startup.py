@@ -1,5 +1,5 @@
 """`dream run`'s start-up: what its fast path imports and reads, and that writing without
-OmegaConf and listing XRBench's models lazily change nothing a run gives."""
+OmegaConf or pandas and listing XRBench's models lazily change nothing a run gives."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
@@ -61,13 +62,13 @@ try:
     main(["run", "workload=vr_gaming", "hardware=dual_4k_ws_os", "sim.duration_ms=50", "output=" + sys.argv[1]])
 except SystemExit as exc:
     assert not exc.code, exc.code
-heavy = ("omegaconf", "hydra", "matplotlib", "ray", "optuna")
+heavy = ("pandas", "omegaconf", "hydra", "matplotlib", "ray", "optuna")
 print(json.dumps({"imported": sorted(m for m in heavy if m in sys.modules),
                   "xrbench_tables_read": xrbench._tables.cache_info().currsize}))
 """
 
 
-def test_dream_run_imports_no_config_or_plot_libraries_and_reads_no_xrbench_table(tmp_path) -> None:
+def test_dream_run_imports_no_pandas_config_or_plot_libraries_and_reads_no_xrbench_table(tmp_path) -> None:
     # twice: the first run composes (Hydra), the second reads the remembered composition
     for n in range(2):
         out = subprocess.run([sys.executable, "-c", RUN_PROBE, str(tmp_path / f"run{n}")],
@@ -77,3 +78,31 @@ def test_dream_run_imports_no_config_or_plot_libraries_and_reads_no_xrbench_tabl
     assert probe == {"imported": [], "xrbench_tables_read": 0}
     assert (tmp_path / "run1" / "config.yaml").read_text() == \
         (tmp_path / "run0" / "config.yaml").read_text().replace("run0", "run1")
+
+
+def test_jobs_and_trace_files_of_dream_run_read_back_as_the_simulations_frames(tmp_path) -> None:
+    """jobs.parquet and trace.parquet are written from the engine's columns through pyarrow
+    (no pandas); read with pandas they are the DataFrames `dream.simulate` gives."""
+    import pandas as pd
+
+    import dream
+
+    args = ["workload=ar_assistant", "hardware=dual_4k_ws_os", "scheduler=fcfs", "sim.duration_ms=200",
+            "sim.trace=true"]
+    subprocess.run([sys.executable, "-m", "dream.cli", "run", *args, f"output={tmp_path / 'r'}"],
+                   capture_output=True, text=True, check=True, cwd=tmp_path)
+    result = dream.simulate(args)
+    for name, frame in (("jobs", result.jobs), ("trace", result.trace)):
+        stored = pd.read_parquet(tmp_path / "r" / f"{name}.parquet")
+        assert list(stored.columns) == list(frame.columns)
+        for col in frame.columns:
+            a, b = stored[col], frame[col]
+            if isinstance(b.dtype, pd.CategoricalDtype):
+                assert list(a.cat.categories) == list(b.cat.categories)  # task order kept
+            np.testing.assert_array_equal(a.to_numpy(), b.to_numpy())
+    # a missing start or finish is a null in the file, NaN in the frame
+    dropped = result.jobs["start_ms"].isna()
+    assert dropped.any()
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(tmp_path / "r" / "jobs.parquet")["start_ms"].null_count == int(dropped.sum())

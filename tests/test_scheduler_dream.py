@@ -26,7 +26,7 @@ def run(spec):
     """Run a spec with a policy object we keep, to inspect its state afterwards."""
     policy = spec.make_policy()
     raw = Engine(spec.scenario, spec.system, policy, spec.cost_model, spec.sim, dict(spec.catalog)).run()
-    return raw.jobs.set_index("job"), policy
+    return raw.jobs.to_pandas().set_index("job"), policy
 
 
 def by_task(jobs, task):

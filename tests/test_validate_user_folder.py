@@ -36,7 +36,7 @@ def make_user_folder(root: Path) -> Path:
     models = []
     for network, mine in NETWORKS.items():
         path = root / "models" / f"{mine}.csv"
-        to_layer_table(shapes[shapes["model"] == network].sort_values("layer")).to_csv(path, index=False)
+        to_layer_table(shapes[shapes["model"] == network].sort_values("layer")).to_pandas().to_csv(path, index=False)
         models.append(f"  {mine}: {{file: {path}, variants: [{{name: w1.0, width: 1.0, accuracy: 1.0}}]}}")
     (root / "workload" / "my_vr.yaml").write_text("\n".join([
         "name: my_vr",

@@ -54,7 +54,7 @@ def test_fbnet_c_depthwise_macs() -> None:
     df = fbnet_c.MODEL.layers()
     assert (df["op"] == "dwconv").sum() == 21
     real = _gmac(df)
-    dense = _gmac(df.assign(op="conv"))  # depthwise written as dense, as the table does
+    dense = _gmac(df.to_pandas().assign(op="conv"))  # depthwise written as dense, as the table does
     # the table's 2.16 GMAC is an upper bound: above the real count, below dense-written
     assert real < 2.16 < dense
     # the published FBNet-C: 375 M FLOPs at 224x224
@@ -67,7 +67,7 @@ def test_hand_graph_cnn_skips_shape_and_pose_stage() -> None:
 
     model = hand_graph_cnn.MODEL
     (block,) = model.dynamic
-    df = model.layers()
+    df = model.layers().to_pandas()
     assert block.kind == "probability" and 0 < block.p < 1
     # the block is everything after the hourglass: starts at the encoder, runs to the end
     assert df["name"].iloc[block.start].startswith("enc.")

@@ -75,7 +75,7 @@ def test_depthwise_models(name: str, dense_gmac: float) -> None:
     df = _model(name).layers()
     assert (df["op"] == "dwconv").any()
     real = _gmac(df)
-    dense = _gmac(df.assign(op="conv"))  # depthwise written as dense, as the table does
+    dense = _gmac(df.to_pandas().assign(op="conv"))  # depthwise written as dense, as the table does
     assert dense == pytest.approx(dense_gmac, rel=0.01)
     # the table's figure lies between the real count and the dense-written one
     assert real < TABLE[name][2] < dense
@@ -87,8 +87,8 @@ def test_width_keeps_interface(name: str) -> None:
     model = _model(name)
     full, half = model.build(1.0), model.build(0.5)
     if name != "emformer":  # the encoder has no fixed-width interface of its own
-        assert half["C"].iloc[0] == full["C"].iloc[0]
-        assert half["K"].iloc[-1] == full["K"].iloc[-1]
+        assert half["C"][0] == full["C"][0]
+        assert half["K"][-1] == full["K"][-1]
 
 
 def test_which_models_are_dynamic() -> None:
@@ -102,7 +102,7 @@ def test_repeat_block_covers_per_object_head(name: str, prefix: str, n_rows: int
     model = _model(name)
     (block,) = model.dynamic
     assert block.kind == "repeat" and block.min_repeat >= 1 and block.max_repeat >= 10
-    names = model.layers()["name"]
+    names = model.layers().to_pandas()["name"]
     inside = names.iloc[block.start : block.stop]
     assert len(inside) == n_rows
     # the block is exactly the head: every row inside has the prefix, none outside
@@ -134,7 +134,7 @@ def test_expected_cost(name: str, gmac: float) -> None:
 def test_emformer_shape() -> None:
     from dream.workload.zoo import emformer
 
-    df = emformer.MODEL.layers()
+    df = emformer.MODEL.layers().to_pandas()
     assert (df["op"] == "fc").all()
     assert len(df) == 24 * 5
     # projections act on the 128 frames of a segment; the attention row on both products

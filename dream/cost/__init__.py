@@ -2,7 +2,7 @@
 table) and cached per-variant cost tables.
 
 Public API:
-    layer_costs(layers, accelerator)      per-layer latency_cycles / energy_nj (DataFrame)
+    layer_costs(layers, accelerator)      per-layer latency_cycles / energy_nj (a DataFrame)
                                           of the default model (MAESTRO)
     COST_MODELS, make_cost_model(...)     the registry of cost models, built from config
     cost_table(...), clear_cache()        cached CostTable per (model variant, sub-accelerator)
@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import weakref
-from typing import Any, Hashable, Mapping
+from typing import TYPE_CHECKING, Any, Hashable, Mapping
 
 import numpy as np
-import pandas as pd
 
 from dream.cost.analytical import AnalyticalCostModel
 from dream.cost.base import CostModel, CostTable, memo_by_identity
@@ -23,7 +22,10 @@ from dream.cost.maestro import MaestroCostModel, clear_memo
 from dream.cost.table import TableCostModel
 from dream.errors import ConfigError
 from dream.hardware import Accelerator
-from dream.workload.layers import DIM_COLUMNS, validate_layer_table
+from dream.workload.layers import DIM_COLUMNS, LayerTable, validate_layer_table
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "COST_MODELS",
@@ -62,7 +64,7 @@ def make_cost_model(name: str, params: Mapping[str, Any] | None, where: str) -> 
 
 
 def cost_table(
-    cost_model: CostModel, model_name: str, variant: str | None, layers: pd.DataFrame,
+    cost_model: CostModel, model_name: str, variant: str | None, layers: LayerTable,
     acc: Accelerator,
 ) -> CostTable:
     """The cost table of a model variant on a sub-accelerator, computed once per process.
@@ -82,7 +84,7 @@ def cost_table(
     return table
 
 
-def layers_fingerprint(layers: pd.DataFrame) -> bytes:
+def layers_fingerprint(layers: LayerTable) -> bytes:
     """A content digest of a layer table (ops and dimensions), memoised per table object.
 
     Layer tables are built once and reused (ModelDef caches them), so the digest is
@@ -92,12 +94,11 @@ def layers_fingerprint(layers: pd.DataFrame) -> bytes:
     return memo_by_identity(_FINGERPRINTS, layers, _digest)
 
 
-def _digest(layers: pd.DataFrame) -> bytes:
+def _digest(layers: LayerTable) -> bytes:
     h = hashlib.blake2b(digest_size=16)
-    # tolist() of a string column is one pass in C; astype(str) costs ten times as much
     h.update("|".join(map(str, layers["op"].tolist())).encode())
     for col in DIM_COLUMNS:
-        h.update(np.ascontiguousarray(layers[col].to_numpy(np.int64)).tobytes())
+        h.update(np.ascontiguousarray(layers[col], np.int64).tobytes())
     return h.digest()
 
 
@@ -108,12 +109,15 @@ def clear_cache() -> None:
     clear_memo()
 
 
-def layer_costs(layers: pd.DataFrame, accelerator: Accelerator) -> pd.DataFrame:
+def layer_costs(layers: "LayerTable | pd.DataFrame", accelerator: Accelerator) -> "pd.DataFrame":
     """Per-layer latency_cycles and energy_nj (float64) of the default model (MAESTRO).
 
-    One row per input row, in the same order and with the same index. The table is
-    validated first (ConfigError names the bad row); `name` and `stride` are optional.
+    One row per input row, in the same order (and, for a DataFrame, with the same index).
+    The table is validated first (ConfigError names the bad row); `name` and `stride` are
+    optional.
     """
+    import pandas as pd
+
     checked = validate_layer_table(layers, "layers")
     lat, en = _DEFAULT.costs(checked, accelerator)
-    return pd.DataFrame({"latency_cycles": lat, "energy_nj": en}, index=layers.index)
+    return pd.DataFrame({"latency_cycles": lat, "energy_nj": en}, index=getattr(layers, "index", None))

@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import Mapping
 
 import numpy as np
-import pandas as pd
 
 from dream.cost.base import ConstantsCostModel
 from dream.errors import ConfigError
 from dream.hardware import Accelerator
+from dream.workload.layers import LayerTable
 
 Arr = np.ndarray
 # steps, MACs per PE per step, weight / input / psum NoC traffic in, traffic out, L1 accesses
@@ -84,7 +84,7 @@ class AnalyticalCostModel(ConstantsCostModel):
 
     def costs(
         self,
-        layers: pd.DataFrame,
+        layers: LayerTable,
         acc: Accelerator,
         model_name: str = "",
         variant: str | None = None,
@@ -93,16 +93,16 @@ class AnalyticalCostModel(ConstantsCostModel):
         b = self.breakdown(layers, acc)
         return b["latency_cycles"], b["energy_nj"]
 
-    def breakdown(self, layers: pd.DataFrame, acc: Accelerator) -> dict[str, np.ndarray]:
+    def breakdown(self, layers: LayerTable, acc: Accelerator) -> dict[str, np.ndarray]:
         """Every intermediate of the model per layer (steps, traffic, accesses, bounds)."""
-        K = layers["K"].to_numpy(np.int64)
-        C = layers["C"].to_numpy(np.int64)
-        Y = layers["Y"].to_numpy(np.int64)
-        X = layers["X"].to_numpy(np.int64)
-        R = layers["R"].to_numpy(np.int64)
-        S = layers["S"].to_numpy(np.int64)
-        st = layers["stride"].to_numpy(np.int64)
-        dw = layers["op"].to_numpy() == "dwconv"
+        K = np.asarray(layers["K"], np.int64)
+        C = np.asarray(layers["C"], np.int64)
+        Y = np.asarray(layers["Y"], np.int64)
+        X = np.asarray(layers["X"], np.int64)
+        R = np.asarray(layers["R"], np.int64)
+        S = np.asarray(layers["S"], np.int64)
+        st = np.asarray(layers["stride"], np.int64)
+        dw = np.asarray(layers["op"]) == "dwconv"
         # a depthwise layer reduces over one channel: the reduction lanes of WS/OS idle
         Cr = np.where(dw, 1, C)
         macs = (K * Cr * Y * X * R * S).astype(np.float64)

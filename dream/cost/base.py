@@ -8,17 +8,17 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable, ClassVar, Hashable, Mapping, TypeVar
 
 import numpy as np
-import pandas as pd
 
 from dream.errors import ConfigError
 from dream.hardware import Accelerator
+from dream.workload.layers import LayerTable
 
 
 T = TypeVar("T")
 
 
-def memo_by_identity(memo: dict[int, tuple[weakref.ref, Any]], table: pd.DataFrame,
-                     compute: Callable[[pd.DataFrame], T]) -> T:
+def memo_by_identity(memo: dict[int, tuple[weakref.ref, Any]], table: LayerTable,
+                     compute: Callable[[LayerTable], T]) -> T:
     """compute(table), memoised per table object in `memo` (entries leave with the table).
 
     Layer tables are built once and never mutated in place, so what is derived from one
@@ -58,7 +58,7 @@ class CostModel(ABC):
     @abstractmethod
     def costs(
         self,
-        layers: pd.DataFrame,
+        layers: LayerTable,
         acc: Accelerator,
         model_name: str,
         variant: str | None = None,
@@ -67,7 +67,7 @@ class CostModel(ABC):
 
     def table_columns(
         self,
-        layers: pd.DataFrame,
+        layers: LayerTable,
         acc: Accelerator,
         model_name: str,
         variant: str | None = None,

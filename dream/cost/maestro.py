@@ -20,15 +20,15 @@ import weakref
 from typing import Mapping
 
 import numpy as np
-import pandas as pd
 
 from dream.cost.base import ConstantsCostModel, memo_by_identity
 from dream.cost.maestro_core import analyse
 from dream.hardware import Accelerator
+from dream.workload.layers import LayerTable
 
 
 # id(layer table) -> (weak reference, its unique MAESTRO shapes and the inverse index):
-# a table is costed on every sub-accelerator spec, its shapes are read from pandas once
+# a table is costed on every sub-accelerator spec: its shapes are derived once
 _SHAPES: dict[int, tuple[weakref.ref, tuple[np.ndarray, np.ndarray]]] = {}
 
 
@@ -37,28 +37,28 @@ def clear_memo() -> None:
     _SHAPES.clear()
 
 
-def _shapes(layers: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def _shapes(layers: LayerTable) -> tuple[np.ndarray, np.ndarray]:
     """(unique rows of K, C, R, S, Y_in, X_in, stride, depthwise; inverse index), memoised
     per table object (layer tables are built once and not mutated)."""
     return memo_by_identity(_SHAPES, layers, _unique_shapes)
 
 
-def _unique_shapes(layers: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def _unique_shapes(layers: LayerTable) -> tuple[np.ndarray, np.ndarray]:
     dims, st, dw = maestro_dims(layers)
     keys = np.stack([dims["K"], dims["C"], dims["R"], dims["S"], dims["Y"], dims["X"], st,
                      dw.astype(np.int64)], axis=1)
     return _unique_rows(keys)
 
 
-def maestro_dims(layers: pd.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+def maestro_dims(layers: LayerTable) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """MAESTRO dimensions of a dream layer table: ({K, C, R, S, Y, X}, stride, depthwise).
 
     Y and X returned are INPUT rows and columns; all arrays have shape (L,), int64.
     """
     # column by column: a sub-frame of the table would copy its string columns too
-    K, C, Y, X, R, S = (layers[c].to_numpy(np.int64) for c in ("K", "C", "Y", "X", "R", "S"))
-    st = layers["stride"].to_numpy(np.int64) if "stride" in layers else np.ones_like(K)
-    dw = np.asarray(layers["op"].to_numpy() == "dwconv", bool)
+    K, C, Y, X, R, S = (np.asarray(layers[c], np.int64) for c in ("K", "C", "Y", "X", "R", "S"))
+    st = np.asarray(layers["stride"], np.int64) if "stride" in layers else np.ones_like(K)
+    dw = np.asarray(layers["op"]) == "dwconv"
     dims = {
         "K": np.where(dw, 1, K), "C": C, "R": R, "S": S,
         "Y": (Y - 1) * st + R, "X": (X - 1) * st + S,
@@ -89,18 +89,18 @@ class MaestroCostModel(ConstantsCostModel):
                       element_bytes=element_bytes)
         self._set_constants(values)
 
-    def costs(self, layers: pd.DataFrame, acc: Accelerator, model_name: str = "",
+    def costs(self, layers: LayerTable, acc: Accelerator, model_name: str = "",
               variant: str | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Latency (cycles) and energy (nJ) of every layer on `acc`, float64 arrays (L,)."""
         b = self.breakdown(layers, acc, ("latency_cycles", "energy_nj"))
         return b["latency_cycles"], b["energy_nj"]
 
-    def table_columns(self, layers: pd.DataFrame, acc: Accelerator, model_name: str = "",
+    def table_columns(self, layers: LayerTable, acc: Accelerator, model_name: str = "",
                       variant: str | None = None) -> dict[str, np.ndarray]:
         """Latency, energy, off-chip traffic (bytes) and L2 requirement (bytes) per layer."""
         return self.breakdown(layers, acc, TABLE_COLUMNS)
 
-    def breakdown(self, layers: pd.DataFrame, acc: Accelerator,
+    def breakdown(self, layers: LayerTable, acc: Accelerator,
                   columns: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
         """Every figure of the analysis per layer (float64 arrays of shape (L,)).
 

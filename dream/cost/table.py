@@ -28,15 +28,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Hashable, Mapping
+from typing import TYPE_CHECKING, Any, Hashable, Mapping
 
 import numpy as np
-import pandas as pd
 
 from dream.cost.base import CostModel
 from dream.errors import ConfigError
 from dream.hardware import Accelerator
 from dream.hardware.spec import DATAFLOWS
+from dream.workload.layers import LayerTable
+
+if TYPE_CHECKING:  # a cost table file is read with pandas, imported when one is read
+    import pandas as pd
 
 # `pkg:NAME` names a table shipped in the package, whatever the working directory or install
 PKG_PREFIX = "pkg:"
@@ -77,7 +80,9 @@ def _cell(value: Any) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
-def _read(path: Path, where: str) -> pd.DataFrame:
+def _read(path: Path, where: str) -> "pd.DataFrame":
+    import pandas as pd
+
     """Read the file or raise ConfigError naming it."""
     if path.is_dir():
         raise ConfigError(where, f"cost table {str(path)!r} is a directory; give a .csv or "
@@ -97,7 +102,9 @@ def _read(path: Path, where: str) -> pd.DataFrame:
     raise ConfigError(where, f"cost table {str(path)!r}: use a .csv or .parquet file")
 
 
-def _numeric(df: pd.DataFrame, col: str, path: Path, where: str) -> np.ndarray:
+def _numeric(df: "pd.DataFrame", col: str, path: Path, where: str) -> np.ndarray:
+    import pandas as pd
+
     values = pd.to_numeric(df[col], errors="coerce").to_numpy(np.float64)
     bad = ~np.isfinite(values) | (values < 0)
     if bad.any():
@@ -114,7 +121,7 @@ def _signature(acc: Accelerator) -> str:
     return f"{acc.dataflow}/{int(acc.num_pes)}/{float(acc.noc_bw):g}"
 
 
-def _signature_keys(df: pd.DataFrame, path: Path, where: str) -> np.ndarray:
+def _signature_keys(df: "pd.DataFrame", path: Path, where: str) -> np.ndarray:
     """Validate the signature columns; one key string per row (as `_signature` writes it)."""
     flow = df["dataflow"].astype(str).str.strip().str.upper().to_numpy()
     bad = ~np.isin(flow, DATAFLOWS)
@@ -144,6 +151,8 @@ class TableCostModel(CostModel):
 
         `path` is a file path or `pkg:NAME`, a table bundled with the package.
         """
+        import pandas as pd
+
         self.path = resolve_table_path(path, where)
         self.where = where
         stat = self.path.stat() if self.path.is_file() else None
@@ -252,7 +261,7 @@ class TableCostModel(CostModel):
 
     def costs(
         self,
-        layers: pd.DataFrame,
+        layers: LayerTable,
         acc: Accelerator,
         model_name: str,
         variant: str | None = None,

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# job records: a dream.columns.Columns from the engine, or its DataFrame (SimResult.jobs);
+# read column by column, as numpy arrays
+Records = "Mapping[str, Any] | pd.DataFrame"
 
 VIOLATIONS = ("late", "dropped", "unfinished")
 
 
-def counted_mask(jobs: pd.DataFrame, warmup_ms: float, duration_ms: float) -> np.ndarray:
-    """Jobs released after the warm-up whose deadline falls inside the horizon."""
-    return ((jobs["release_ms"] >= warmup_ms) & (jobs["deadline_ms"] <= duration_ms + 1e-9)).to_numpy()
+def counted_mask(jobs: Records, warmup_ms: float, duration_ms: float) -> np.ndarray:
+    """Jobs released after the warm-up whose deadline falls inside the horizon (bool, shape (N,))."""
+    return ((np.asarray(jobs["release_ms"]) >= warmup_ms)
+            & (np.asarray(jobs["deadline_ms"]) <= duration_ms + 1e-9))
 
 
 def uxcost(energy_per_job_mj: float, dvr: float, counted: int) -> float:
@@ -33,22 +40,22 @@ def _task_score(finish: np.ndarray, deadline: np.ndarray, energy_nj: np.ndarray,
     return float((rt * en).sum() / frames * (1.0 - n_drop / frames))
 
 
-def xrbench_score(jobs: pd.DataFrame) -> tuple[float, dict[str, float]]:
+def xrbench_score(jobs: Records) -> tuple[float, dict[str, float]]:
     """XRBench's real-time x energy score, overall (0..100 scale) and per task.
 
     Per completed inference RT = 1 / (1 + exp(15 (finish - deadline) in ms)) and
     EN = (1500 - E) / 1500 with E = energy in nJ / 1e6; per model the sum of RT x EN over
     completed frames divided by completed + dropped frames, times (1 - drop rate).
     """
-    status = jobs["status"].to_numpy()
-    task = jobs["task"].astype(str).to_numpy()
+    status = np.asarray(jobs["status"])
+    task = np.asarray(jobs["task"]).astype(str)
     done = (status == "on_time") | (status == "late")
     per_task: dict[str, float] = {}
     for name in dict.fromkeys(task):  # tasks in order of first appearance
         sel = task == name
         d = sel & done
-        score = _task_score(jobs["finish_ms"].to_numpy()[d], jobs["deadline_ms"].to_numpy()[d],
-                            jobs["energy_nj"].to_numpy()[d], int((sel & (status == "dropped")).sum()))
+        score = _task_score(np.asarray(jobs["finish_ms"])[d], np.asarray(jobs["deadline_ms"])[d],
+                            np.asarray(jobs["energy_nj"])[d], int((sel & (status == "dropped")).sum()))
         if not np.isnan(score):
             per_task[name] = score
     overall = 100.0 * float(np.mean(list(per_task.values()))) if per_task else float("nan")
@@ -60,7 +67,7 @@ def _mean_or_nan(x: np.ndarray) -> float:
     return float(ok.mean()) if len(ok) else float("nan")
 
 
-def summarize(jobs: pd.DataFrame, busy_ms: list[float], accelerators: list[str], tasks: list[str],
+def summarize(jobs: Records, busy_ms: list[float], accelerators: list[str], tasks: list[str],
               warmup_ms: float, duration_ms: float, decisions: int, decision_us_mean: float,
               decision_us_p99: float, blocks: int, layers: int, wall_s: float) -> dict[str, Any]:
     """The flat summary: one scalar per metric, per-task and per-accelerator keys dotted.
@@ -69,13 +76,13 @@ def summarize(jobs: pd.DataFrame, busy_ms: list[float], accelerators: list[str],
     in a sweep, so it must cost little next to the simulation itself.
     """
     mask = counted_mask(jobs, warmup_ms, duration_ms)
-    status = jobs["status"].to_numpy()[mask]
-    task = jobs["task"].astype(str).to_numpy()[mask]
-    release = jobs["release_ms"].to_numpy()[mask]
-    deadline = jobs["deadline_ms"].to_numpy()[mask]
-    finish = jobs["finish_ms"].to_numpy()[mask]
-    energy = jobs["energy_nj"].to_numpy(dtype=float)[mask]
-    accuracy = jobs["accuracy"].to_numpy(dtype=float)[mask]
+    status = np.asarray(jobs["status"])[mask]
+    task = np.asarray(jobs["task"]).astype(str)[mask]
+    release = np.asarray(jobs["release_ms"])[mask]
+    deadline = np.asarray(jobs["deadline_ms"])[mask]
+    finish = np.asarray(jobs["finish_ms"])[mask]
+    energy = np.asarray(jobs["energy_nj"], dtype=float)[mask]
+    accuracy = np.asarray(jobs["accuracy"], dtype=float)[mask]
     n = len(status)
     on_time, late = status == "on_time", status == "late"
     dropped, unfinished = status == "dropped", status == "unfinished"

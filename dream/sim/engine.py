@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
-import pandas as pd
 
+from dream.columns import Columns
 from dream.cost.base import CostModel
 from dream.errors import ConfigError
 from dream.hardware import System
@@ -36,11 +36,23 @@ _DONE, _PHASE, _RELEASE = 0, 1, 2
 _TICK = _RELEASE
 _EPS = 1e-9
 
-JOB_COLUMNS = ["job", "task", "frame", "variant", "accuracy", "release_ms", "deadline_ms",
-               "start_ms", "finish_ms", "status", "energy_nj", "accelerators", "blocks",
-               "preemptions", "migrations", "layers"]
-TRACE_COLUMNS = ["job", "task", "frame", "accelerator", "start_ms", "end_ms", "layer_start",
-                 "layer_end", "energy_nj"]
+# the record columns and their types (i: int64, f: float64, s: str); task and
+# accelerator hold indexes until the end, where they become categorical columns
+JOB_COLUMNS = {"job": "i", "task": "i", "frame": "i", "variant": "s", "accuracy": "f",
+               "release_ms": "f", "deadline_ms": "f", "start_ms": "f", "finish_ms": "f",
+               "status": "s", "energy_nj": "f", "accelerators": "i", "blocks": "i",
+               "preemptions": "i", "migrations": "i", "layers": "i"}
+TRACE_COLUMNS = {"job": "i", "task": "i", "frame": "i", "accelerator": "i", "start_ms": "f",
+                 "end_ms": "f", "layer_start": "i", "layer_end": "i", "energy_nj": "f"}
+_DTYPES = {"i": np.int64, "f": np.float64, "s": object}
+
+
+def _columns(records: list[tuple], columns: dict[str, str],
+             categories: dict[str, list[str]]) -> Columns:
+    """Record tuples as a column table of the given types (NaN stands for a missing float)."""
+    values = list(zip(*records)) if records else [()] * len(columns)
+    return Columns({name: np.array(v, dtype=_DTYPES[kind])
+                    for (name, kind), v in zip(columns.items(), values)}, categories)
 
 
 class PolicyError(RuntimeError):
@@ -63,8 +75,8 @@ class EngineStats:
 class RawResult:
     """What the engine hands to metrics: records, optional trace, busy times, counters."""
 
-    jobs: pd.DataFrame
-    trace: pd.DataFrame | None
+    jobs: Columns                # JOB_COLUMNS, one row per job, by job id
+    trace: Columns | None        # TRACE_COLUMNS, one row per block run (sim.trace)
     busy_ms: list[float]
     stats: EngineStats
     accelerators: list[str]
@@ -519,19 +531,16 @@ class Engine:
                 record(job, "unfinished")
 
         stats.wall_s = _time.perf_counter() - t_wall
-        jobs = pd.DataFrame.from_records(records, columns=JOB_COLUMNS)
         names = [t.name for t in tasks]
-        jobs["task"] = pd.Categorical.from_codes(jobs["task"].to_numpy(np.int64), categories=names)
-        masks = jobs["accelerators"].to_numpy()
-        jobs["accelerators"] = ["+".join(acc_names[a] for a in range(n_acc) if m >> a & 1)
-                                for m in masks]
-        jobs = jobs.sort_values("job", kind="stable").reset_index(drop=True)
+        jobs = _columns(records, JOB_COLUMNS, {"task": names})
+        masks = jobs["accelerators"]
+        jobs = jobs.replace(accelerators=np.array(
+            ["+".join(acc_names[a] for a in range(n_acc) if m >> a & 1) for m in masks.tolist()],
+            dtype=object))
+        jobs = jobs.take(np.argsort(jobs["job"], kind="stable"))
         tr = None
         if trace is not None:
-            tr = pd.DataFrame.from_records(trace, columns=TRACE_COLUMNS)
-            tr["task"] = pd.Categorical.from_codes(tr["task"].to_numpy(np.int64), categories=names)
-            tr["accelerator"] = pd.Categorical.from_codes(tr["accelerator"].to_numpy(np.int64),
-                                                          categories=acc_names)
+            tr = _columns(trace, TRACE_COLUMNS, {"task": names, "accelerator": acc_names})
         return RawResult(jobs=jobs, trace=tr, busy_ms=busy, stats=stats,
                          accelerators=acc_names, tasks=names)
 

@@ -63,7 +63,7 @@ def variant_cost(index: int, model: ModelDef, system: System, cost_model: CostMo
             t = cost_table(cost_model, model.name, v.name, layers, acc)
             lat.append(np.asarray(t.latency_ms, dtype=float))
             en.append(np.asarray(t.energy_nj, dtype=float))
-        out = (layers["K"] * layers["Y"] * layers["X"]).to_numpy()
+        out = layers["K"] * layers["Y"] * layers["X"]
         mult = model.expected_multiplicity(len(layers))
         vc = _VARIANT_COSTS[key] = VariantCost(index, v.name, v.accuracy, lat, en, mult, out)
     return vc

@@ -6,11 +6,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Mapping
 
-import pandas as pd
-
 from dream.errors import ConfigError
 from dream.validation import finite_number, sequence
-from dream.workload.layers import load_layer_table
+from dream.workload.layers import LayerTable, load_layer_table
 from dream.workload.model import DEFAULT_VARIANTS, DynamicBlock, ModelDef, Variant, width_scaled
 from dream.workload.xrbench import xrbench_models
 from dream.workload.zoo import registry
@@ -20,10 +18,10 @@ _BLOCK_FIELDS = {"name", "start", "stop", "kind", "p", "mean", "min_repeat", "ma
 
 MAX_REPEAT = 100  # repeat counts above this overflow the Poisson table (factorials in floats)
 
-_FILE_CACHE: dict[tuple[str, float], pd.DataFrame] = {}
+_FILE_CACHE: dict[tuple[str, float], LayerTable] = {}
 
 
-def _build_from_file(path: str, where: str, width: float) -> pd.DataFrame:
+def _build_from_file(path: str, where: str, width: float) -> LayerTable:
     key = (path, Path(path).stat().st_mtime if Path(path).exists() else 0.0)
     if key not in _FILE_CACHE:
         _FILE_CACHE[key] = load_layer_table(path, where)

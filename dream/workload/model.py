@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Literal
 
 import numpy as np
-import pandas as pd
+
+from dream.workload.layers import LayerTable
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ class ModelDef:
 
     name: str
     task: str
-    build: Callable[[float], pd.DataFrame]
+    build: Callable[[float], LayerTable]
     variants: tuple[Variant, ...] = DEFAULT_VARIANTS
     dynamic: tuple[DynamicBlock, ...] = ()
     source: str = ""
@@ -95,7 +96,7 @@ class ModelDef:
         """The most accurate variant (the whole supernet)."""
         return max(self.variants, key=lambda v: (v.accuracy, v.width))
 
-    def layers(self, variant: str | None = None) -> pd.DataFrame:
+    def layers(self, variant: str | None = None) -> LayerTable:
         """The layer table of one variant (default: the full model); built once, cached."""
         v = self.full if variant is None else self.variant(variant)
         if v.name not in self._cache:
@@ -117,7 +118,7 @@ def scale_channels(c: int, width: float, divisor: int = 1) -> int:
     return max(divisor, int(round(c * width / divisor)) * divisor)
 
 
-def width_scaled(layers: pd.DataFrame, width: float) -> pd.DataFrame:
+def width_scaled(layers: LayerTable, width: float) -> LayerTable:
     """Generic width scaling for a model given as a table: scale K and C of inner layers.
 
     The first layer keeps its input channels and the last keeps its outputs, so the
@@ -125,17 +126,14 @@ def width_scaled(layers: pd.DataFrame, width: float) -> pd.DataFrame:
     """
     if width == 1.0:
         return layers
-    out = layers.copy()
-    n = len(out)
-    K = out["K"].to_numpy().copy()
-    C = out["C"].to_numpy().copy()
+    n = len(layers)
+    K = np.array(layers["K"], dtype=np.int64)
+    C = np.array(layers["C"], dtype=np.int64)
     for i in range(n):
         if i < n - 1:
             K[i] = scale_channels(K[i], width)
         if i > 0:
             C[i] = scale_channels(C[i], width)
-    dw = out["op"].to_numpy() == "dwconv"
+    dw = np.asarray(layers["op"]) == "dwconv"
     C[dw] = K[dw]
-    out["K"] = K
-    out["C"] = C
-    return out
+    return layers.replace(K=K, C=C)

@@ -32,9 +32,7 @@ the network does.
 
 from __future__ import annotations
 
-import pandas as pd
-
-from dream.workload.layers import make_layer_table
+from dream.workload.layers import LayerTable, make_layer_table
 from dream.workload.model import DynamicBlock, ModelDef, Variant, scale_channels
 
 INPUT_H, INPUT_W = 224, 299
@@ -101,7 +99,7 @@ class _Net:
                 i += 1
 
 
-def build(width: float = 1.0) -> pd.DataFrame:
+def build(width: float = 1.0) -> LayerTable:
     """Layer table of D2Go FBNetV3-A Faster R-CNN (one ROI head pass), width-scaled."""
     net = _Net(3, INPUT_H, INPUT_W)
     net.conv("trunk0.stem", scale_channels(16, width, 8), 3, 2)

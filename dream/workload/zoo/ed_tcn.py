@@ -19,9 +19,7 @@ model. It adds 0.7 MMAC (0.2%).
 
 from __future__ import annotations
 
-import pandas as pd
-
-from dream.workload.layers import make_layer_table
+from dream.workload.layers import LayerTable, make_layer_table
 from dream.workload.model import DEFAULT_VARIANTS, ModelDef, scale_channels
 
 FEATURES = 128  # input feature dimension per time step
@@ -37,7 +35,7 @@ def _tconv(name: str, c_out: int, c_in: int, t: int) -> tuple:
     return (name, "conv", c_out, c_in, 1, t, 1, FILTER_DURATION, 1)
 
 
-def build(width: float = 1.0) -> pd.DataFrame:
+def build(width: float = 1.0) -> LayerTable:
     """ED-TCN layer table at a width multiplier (filter counts scaled)."""
     filters = [scale_channels(f, width, DIVISOR) for f in ENCODER]
     rows = []

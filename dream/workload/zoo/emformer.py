@@ -29,9 +29,7 @@ products add 0.50 GMAC that a projection-only count leaves out).
 
 from __future__ import annotations
 
-import pandas as pd
-
-from dream.workload.layers import make_layer_table
+from dream.workload.layers import LayerTable, make_layer_table
 from dream.workload.model import DEFAULT_VARIANTS, ModelDef, scale_channels
 
 NUM_LAYERS = 24
@@ -41,7 +39,7 @@ FRAMES = 128  # new frames per streaming step (center segment + right context)
 KEYS = 160  # frames each query attends over: new frames + cached left context
 
 
-def build(width: float = 1.0) -> pd.DataFrame:
+def build(width: float = 1.0) -> LayerTable:
     """Layer table of the 24-layer Emformer encoder for one segment, width-scaled."""
     d = scale_channels(D_MODEL, width, 8)
     f = scale_channels(FFN_DIM, width, 8)

@@ -31,9 +31,7 @@ matching the 375 M FLOPs the FBNet paper reports for FBNet-C.
 
 from __future__ import annotations
 
-import pandas as pd
-
-from dream.workload.layers import make_layer_table
+from dream.workload.layers import LayerTable, make_layer_table
 from dream.workload.model import DEFAULT_VARIANTS, ModelDef, scale_channels
 
 IN_CHANNELS = 3
@@ -73,7 +71,7 @@ def _inverted_residual(
     return h, w
 
 
-def build(width: float = 1.0, input_hw: tuple[int, int] = DEFAULT_INPUT_HW) -> pd.DataFrame:
+def build(width: float = 1.0, input_hw: tuple[int, int] = DEFAULT_INPUT_HW) -> LayerTable:
     """FBNet-C gaze-estimation layer table at a width multiplier."""
     h, w = input_hw
     c = scale_channels(STEM_CHANNELS, width, DIVISOR)

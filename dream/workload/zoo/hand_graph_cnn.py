@@ -37,9 +37,7 @@ field of view, but no public duty cycle exists).
 
 from __future__ import annotations
 
-import pandas as pd
-
-from dream.workload.layers import make_layer_table
+from dream.workload.layers import LayerTable, make_layer_table
 from dream.workload.model import DEFAULT_VARIANTS, DynamicBlock, ModelDef, scale_channels
 
 IN_CHANNELS = 3
@@ -169,7 +167,7 @@ def _layer_rows(width: float) -> tuple[list, int]:
     return rows, first_shape_layer
 
 
-def build(width: float = 1.0) -> pd.DataFrame:
+def build(width: float = 1.0) -> LayerTable:
     """Hand graph CNN (half-width hourglass) layer table at a width multiplier."""
     rows, _ = _layer_rows(width)
     return make_layer_table(rows)

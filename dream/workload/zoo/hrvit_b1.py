@@ -35,9 +35,7 @@ from __future__ import annotations
 
 import math
 
-import pandas as pd
-
-from dream.workload.layers import make_layer_table
+from dream.workload.layers import LayerTable, make_layer_table
 from dream.workload.model import DEFAULT_VARIANTS, ModelDef, scale_channels
 
 INPUT_H, INPUT_W = 480, 640  # a VGA camera frame
@@ -93,7 +91,7 @@ def _fusion(
                 rows.append((f"{name}.to{i}.from{j}.pw", "conv", oc, ic, h, w, 1, 1, 1))
 
 
-def build(width: float = 1.0) -> pd.DataFrame:
+def build(width: float = 1.0) -> LayerTable:
     """Layer table of HRViT-b1 + SegFormer head at 480 x 640, channels scaled by `width`."""
     ch = [scale_channels(c, width, 8) for c in BRANCH_CHANNELS]
     stem = scale_channels(STEM_CHANNELS, width, 8)

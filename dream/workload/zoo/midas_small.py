@@ -25,9 +25,7 @@ We keep true depthwise layers, since that is the work the network does.
 
 from __future__ import annotations
 
-import pandas as pd
-
-from dream.workload.layers import make_layer_table
+from dream.workload.layers import LayerTable, make_layer_table
 from dream.workload.model import ModelDef, Variant, scale_channels
 
 INPUT_HW = 256
@@ -75,7 +73,7 @@ def _rcu(rows: list, name: str, c: int, hw: int) -> None:
     rows.append((f"{name}.conv2", "conv", c, c, hw, hw, 3, 3, 1))
 
 
-def build(width: float = 1.0) -> pd.DataFrame:
+def build(width: float = 1.0) -> LayerTable:
     """Layer table of MiDaS v2.1 small at 256 x 256, channels scaled by `width`."""
     net = _Net(3, INPUT_HW)
     net.conv("enc.stem", scale_channels(STEM, width, 8), 3, 2)

@@ -40,9 +40,7 @@ the table.
 
 from __future__ import annotations
 
-import pandas as pd
-
-from dream.workload.layers import make_layer_table
+from dream.workload.layers import LayerTable, make_layer_table
 from dream.workload.model import DynamicBlock, ModelDef, Variant, scale_channels
 
 INPUT_H, INPUT_W = 120, 160  # a quarter of the 480 x 640 frame per side
@@ -93,7 +91,7 @@ def _deconv(name: str, k: int, c: int, h: int, w: int, taps: int) -> tuple:
     return (name, "conv", k, c, h, w, taps, taps, 1)
 
 
-def build(width: float = 1.0) -> pd.DataFrame:
+def build(width: float = 1.0) -> LayerTable:
     """Layer table of quarter-resolution PlaneRCNN with one plane, width-scaled."""
     rows: list = []
     taps = _resnet(rows, width)

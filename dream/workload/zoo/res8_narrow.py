@@ -19,9 +19,7 @@ published padded layers; the model is tiny either way (microseconds on any syste
 
 from __future__ import annotations
 
-import pandas as pd
-
-from dream.workload.layers import make_layer_table
+from dream.workload.layers import LayerTable, make_layer_table
 from dream.workload.model import ModelDef, Variant, scale_channels
 
 INPUT_HW = (101, 40)  # frames x MFCCs
@@ -31,7 +29,7 @@ POOL = (4, 3)  # average pool after the first conv (time, frequency)
 N_RES_BLOCKS = 3
 
 
-def build(width: float = 1.0) -> pd.DataFrame:
+def build(width: float = 1.0) -> LayerTable:
     """res8-narrow layer table at a width multiplier (feature maps scaled)."""
     c = scale_channels(CHANNELS, width)
     h, w = INPUT_HW

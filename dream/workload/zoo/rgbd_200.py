@@ -19,9 +19,7 @@ at their input resolution; here they run at their strided output size as publish
 
 from __future__ import annotations
 
-import pandas as pd
-
-from dream.workload.layers import make_layer_table
+from dream.workload.layers import LayerTable, make_layer_table
 from dream.workload.model import DEFAULT_VARIANTS, ModelDef, scale_channels
 
 IN_CHANNELS = 4  # RGB + sparse depth
@@ -57,7 +55,7 @@ def _upproj(rows: list, name: str, c_in: int, c_out: int, h: int, w: int) -> Non
     rows.append((f"{name}.bottom_conv5", "conv", c_out, c_in, h, w, 5, 5, 1))
 
 
-def build(width: float = 1.0) -> pd.DataFrame:
+def build(width: float = 1.0) -> LayerTable:
     """Sparse-to-dense (ResNet-18 + UpProj) layer table at a width multiplier."""
     h, w = INPUT_HW
     rows: list = []

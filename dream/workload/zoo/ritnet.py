@@ -23,9 +23,7 @@ round down in the pool and are restored by the skip), as any U-Net on odd sizes 
 
 from __future__ import annotations
 
-import pandas as pd
-
-from dream.workload.layers import make_layer_table
+from dream.workload.layers import LayerTable, make_layer_table
 from dream.workload.model import DEFAULT_VARIANTS, ModelDef, scale_channels
 
 IN_CHANNELS = 1  # grayscale IR eye image
@@ -54,7 +52,7 @@ def _up_block(rows: list, i: int, m: int, h: int, w: int) -> None:
     rows.append((f"{p}.conv22", "conv", m, m, h, w, 3, 3, 1))
 
 
-def build(width: float = 1.0, input_hw: tuple[int, int] = DEFAULT_INPUT_HW) -> pd.DataFrame:
+def build(width: float = 1.0, input_hw: tuple[int, int] = DEFAULT_INPUT_HW) -> LayerTable:
     """RITNet layer table at a width multiplier (channel width m scaled)."""
     m = scale_channels(CHANNELS, width, 4)
     h, w = input_hw
