@@ -9,6 +9,13 @@ from typing import Callable
 
 from dream.errors import ConfigError
 
+# OpenBLAS starts a thread per core when numpy is imported, and they spin for a moment:
+# about 60 ms of CPU per process, a fifth of a whole `dream run`. dream's hot paths are
+# element-wise numpy (no BLAS), and a sweep runs a worker per core already, so its
+# workers (which inherit this environment) gain nothing from more threads either.
+# A value the user set is kept. numpy is not imported yet at this point.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 # the subcommands import what they need when they run: `dream run` must not pay for Ray,
 # matplotlib or the report code
 USAGE = """usage: dream [--version] [--config-dir DIR ...] COMMAND [ARGS]

@@ -106,3 +106,14 @@ def test_jobs_and_trace_files_of_dream_run_read_back_as_the_simulations_frames(t
     import pyarrow.parquet as pq
 
     assert pq.read_table(tmp_path / "r" / "jobs.parquet")["start_ms"].null_count == int(dropped.sum())
+
+
+@pytest.mark.parametrize("given, expected", [(None, "1"), ("4", "4")])
+def test_the_dream_command_keeps_openblas_to_one_thread_unless_told(given, expected) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if given is not None:
+        env["OPENBLAS_NUM_THREADS"] = given
+    probe = "import sys, os, dream.cli; print('numpy' in sys.modules, os.environ['OPENBLAS_NUM_THREADS'])"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=env)
+    # set before numpy is imported: OpenBLAS reads it once, at load
+    assert out.stdout.split() == ["False", expected]
