@@ -55,7 +55,6 @@ def maestro_dims(layers: LayerTable) -> tuple[dict[str, np.ndarray], np.ndarray,
 
     Y and X returned are INPUT rows and columns; all arrays have shape (L,), int64.
     """
-    # column by column: a sub-frame of the table would copy its string columns too
     K, C, Y, X, R, S = (np.asarray(layers[c], np.int64) for c in ("K", "C", "Y", "X", "R", "S"))
     st = np.asarray(layers["stride"], np.int64) if "stride" in layers else np.ones_like(K)
     dw = np.asarray(layers["op"]) == "dwconv"

@@ -81,9 +81,9 @@ def _cell(value: Any) -> str:
 
 
 def _read(path: Path, where: str) -> "pd.DataFrame":
+    """Read the file or raise ConfigError naming it."""
     import pandas as pd
 
-    """Read the file or raise ConfigError naming it."""
     if path.is_dir():
         raise ConfigError(where, f"cost table {str(path)!r} is a directory; give a .csv or "
                           ".parquet file")

@@ -36,8 +36,9 @@ _DONE, _PHASE, _RELEASE = 0, 1, 2
 _TICK = _RELEASE
 _EPS = 1e-9
 
-# the record columns and their types (i: int64, f: float64, s: str); task and
-# accelerator hold indexes until the end, where they become categorical columns
+# the record columns and their types (i: int64, f: float64, s: str). task and accelerator
+# hold indexes, which become categorical columns of names; accelerators holds a bit mask
+# of sub-accelerator indexes, which becomes their names joined by "+"
 JOB_COLUMNS = {"job": "i", "task": "i", "frame": "i", "variant": "s", "accuracy": "f",
                "release_ms": "f", "deadline_ms": "f", "start_ms": "f", "finish_ms": "f",
                "status": "s", "energy_nj": "f", "accelerators": "i", "blocks": "i",
