@@ -39,7 +39,7 @@ if TYPE_CHECKING:  # imported where a dataset is read: `dream run` only checks a
 # always present in a row, whatever was swept
 KEY_COLUMNS = ("run_key", "status", "error")
 IDENTITY_COLUMNS = ("workload", "hardware", "scheduler", "seed")
-# headline metrics of domain.md section 5 (per-task ones are "task.<T>.<metric>",
+# headline metrics of docs/metrics.md (per-task ones are "task.<T>.<metric>",
 # per-sub-accelerator ones "acc.<name>.utilization")
 METRIC_COLUMNS = ("jobs", "on_time", "late", "dropped", "unfinished", "dvr", "drop_rate",
                   "energy_mj", "energy_per_job_mj", "uxcost", "xrbench_score", "accuracy_mean",

@@ -10,7 +10,7 @@ import pytest
 from dream.workload.layers import layer_macs
 
 # name -> (task, table layers, table GMAC, layer tolerance, GMAC tolerance); table values
-# from the public XRBench workload table (docs/domain.md section 2), tolerances as each
+# from the public XRBench workload table (docs/workloads.md), tolerances as each
 # module's docstring documents them.
 TARGETS = {
     "ritnet": ("ES", 42, 1.04, 0.10, 0.15),

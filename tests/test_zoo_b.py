@@ -12,7 +12,7 @@ from dream.workload.layers import layer_macs
 from dream.workload.model import ModelDef
 
 # name -> (task, table layers, table GMAC): the public XRBench workload table
-# (docs/domain.md section 2).
+# (docs/workloads.md).
 TABLE = {
     "emformer": ("SR", 120, 9.66),
     "hrvit_b1": ("SS", 423, 20.1),

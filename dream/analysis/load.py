@@ -13,7 +13,7 @@ from dream.errors import ConfigError
 from dream.dataset import IDENTITY_COLUMNS, parquet_files, read_dataset
 
 # schedulers in the order tables and figures list them: DREAM first, then the baselines
-# in domain.md's order; unknown names follow alphabetically
+# in a fixed order (DREAM first, then the baselines); unknown names follow alphabetically
 SCHEDULER_ORDER = ("dream", "fcfs", "rr", "edf", "sjf", "latency_greedy", "prema", "planaria",
                    "veltair", "herald")
 # replicate columns: statistics run over them, they never define a configuration

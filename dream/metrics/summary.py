@@ -1,4 +1,4 @@
-"""From job records to the flat summary of one simulation (domain.md section 5)."""
+"""From job records to the flat summary of one simulation (the metrics of docs/metrics.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""DREAM (Kim et al., ASPLOS'23) as we reconstruct it (domain.md section 4, docs/dream.md).
+"""DREAM (Kim et al., ASPLOS'23) as we reconstruct it (docs/dream.md).
 
 At every scheduling point each ready job j and idle sub-accelerator a get
 

@@ -25,7 +25,7 @@ The table holds the head once (nominal): nominal 0.441 GMAC, expected 0.479 GMAC
 
 Layer count: 138 (table 138). MACs: depthwise layers are true depthwise here, so we
 land at 0.441 GMAC; the table's 9.68 GMAC is XRBench's encoding, which writes depthwise
-convolutions as dense ones (domain.md, section 2). Written dense, our layers would give
+convolutions as dense ones (docs/workloads.md). Written dense, our layers would give
 11.84 GMAC (+22% vs the table). We keep true depthwise layers, since that is the work
 the network does.
 """

@@ -18,7 +18,7 @@ Input: 256 x 256 (the small model's native resolution).
 
 Layer count: 97 (table 92, +5.4%). MACs: with depthwise layers counted as depthwise we
 land at 4.60 GMAC; the table's 18.5 GMAC is XRBench's encoding, which writes depthwise
-convolutions as dense ones (domain.md, section 2). Written dense, our layers would give
+convolutions as dense ones (docs/workloads.md). Written dense, our layers would give
 53.4 GMAC: the 5x5 depthwise layers on 816- and 1392-channel maps dominate that figure.
 We keep true depthwise layers, since that is the work the network does.
 """
