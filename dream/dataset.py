@@ -26,7 +26,7 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -440,11 +440,15 @@ def _cast(col: pa.ChunkedArray, kind: pa.DataType) -> pa.ChunkedArray:
     return col.cast(kind)
 
 
-def unify(path: str | Path) -> int:
+def unify(path: str | Path, known: Mapping[str, Mapping[str, Any]] | None = None) -> int:
     """Give every part file the same columns, types and order; returns files rewritten.
 
     Readers that take the schema of one file (pandas, pyarrow.dataset, DuckDB and polars
-    over a glob) then see every row and column. Absent columns become nulls.
+    over a glob) then see every row and column. Absent columns become nulls, except where
+    `known` gives the value: run_key -> {column: value}. A sweep passes the parameter
+    values of its points whose rows were stored before a parameter was swept: the same
+    run key is the same resolved config, so the row's value of a newly swept key is the
+    point's, not unknown. Only nulls are filled; a stored value is never changed.
     """
     root = Path(path)
     if not is_dataset(root):
@@ -455,18 +459,62 @@ def unify(path: str | Path) -> int:
     for sch in schemas:
         for fld in sch:
             types.setdefault(fld.name, []).append(fld.type)
+    fill_cols = sorted({c for v in (known or {}).values() for c in v})
+    for c in fill_cols:  # a column only `known` has (every point of it was stored before)
+        values = [v[c] for v in known.values() if c in v and v[c] is not None]
+        if values:
+            types.setdefault(c, []).append(_infer_type(values))
     target = pa.schema([(c, _merged_type(types[c])) for c in canonical_order(types)])
     rewritten = 0
     for f, sch in zip(files, schemas):
-        if sch.remove_metadata().equals(target):
+        fills = _fills(f, sch, known, fill_cols) if known else {}
+        if not fills and sch.remove_metadata().equals(target):
             continue
         table = read_part(f)
-        cols = [_cast(table[c], fld.type) if c in table.column_names
-                else pa.nulls(table.num_rows, fld.type) for c, fld in zip(target.names, target)]
+        cols = []
+        for c, fld in zip(target.names, target):
+            col = (_cast(table[c], fld.type) if c in table.column_names
+                   else pa.nulls(table.num_rows, fld.type))
+            if c in fills:
+                values = col.to_pylist()
+                for i, v in fills[c].items():
+                    values[i] = v
+                col = pa.chunked_array([pa.array(values, type=fld.type)])
+            cols.append(col)
         out = pa.Table.from_arrays(cols, schema=target).replace_schema_metadata(sch.metadata)
         write_table_atomic(out, f)
         rewritten += 1
     return rewritten
+
+
+def _infer_type(values: list[Any]) -> pa.DataType:
+    """The Arrow type of a parameter column's Python values (bool, int, float or str)."""
+    if all(isinstance(v, bool) for v in values):
+        return pa.bool_()
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return pa.int64()
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return pa.float64()
+    return pa.string()
+
+
+def _fills(f: Path, sch: pa.Schema, known: Mapping[str, Mapping[str, Any]],
+           cols: list[str]) -> dict[str, dict[int, Any]]:
+    """column -> {row: value} for the null cells of file f that `known` gives."""
+    if "run_key" not in sch.names:
+        return {}
+    present = [c for c in cols if c in sch.names]
+    table = read_part(f, ["run_key", *present])
+    keys = table["run_key"].to_pylist()
+    rows = [(i, known[k]) for i, k in enumerate(keys) if k in known]
+    out: dict[str, dict[int, Any]] = {}
+    for c in cols:
+        current = table[c].to_pylist() if c in present else [None] * len(keys)
+        cells = {i: vals[c] for i, vals in rows
+                 if current[i] is None and vals.get(c) is not None}
+        if cells:
+            out[c] = cells
+    return out
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:

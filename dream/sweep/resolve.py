@@ -420,9 +420,12 @@ class Resolver:
         sim = config.get("sim")
         row: dict[str, Any] = {g: combo.choices.get(g) for g in IDENTITY_GROUPS}
         row["seed"] = sim.get("seed") if isinstance(sim, dict) else None
-        for p, v in zip(self.params, point):
-            row[p.key] = column_value(self.kinds[p.key], v)
+        row.update(self.param_columns(point))
         return row
+
+    def param_columns(self, point: tuple) -> dict[str, Any]:
+        """The swept parameters' columns of a point's row (no config needed)."""
+        return {p.key: column_value(self.kinds[p.key], v) for p, v in zip(self.params, point)}
 
 
 # -- dream.compose: the same reuse for one-off calls ---------------------------------

@@ -408,9 +408,13 @@ def _run(plan: Plan, out: Path, opts: SweepOptions, say: Any, t_start: float) ->
         report.estimate_s = _dry_run(plan, todo, opts, say, time.perf_counter() - t_start)
         report.wall_s = time.perf_counter() - t_start
         return report
+    # rows stored before a key was swept hold null for it; for this sweep's points their
+    # value is the point's (same run key, same config): unify fills it in
+    known = {k: plan.resolver.param_columns(plan.points[i])
+             for i, k in enumerate(plan.keys) if k in stored}
     if not todo:
         write_metadata(out, _metadata(plan, out, opts, base))
-        unify(out)
+        unify(out, known)
         report.wall_s = time.perf_counter() - t_start
         _summarise(report, plan, say)
         return report
@@ -519,7 +523,7 @@ def _run(plan: Plan, out: Path, opts: SweepOptions, say: Any, t_start: float) ->
         try:
             if rerun_stored:
                 compact(out)  # drop the rows the reruns superseded
-            unify(out)  # one schema in every file: any Parquet reader sees one table
+            unify(out, known)  # one schema in every file: any Parquet reader sees one table
         except OSError as exc:
             report.write_error = _write_error(out, exc)
     report.wall_s = time.perf_counter() - t_start
