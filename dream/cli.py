@@ -226,6 +226,7 @@ def cmd_demo(args: list[str]) -> None:
         return
     from dream.analysis.load import load_results
     from dream.analysis.report import build_report, write_report
+    from dream.analysis.report_dir import claim_report_dir, finish_report_dir
     from dream.analysis.figures import save
     from dream.analysis.timeline import load_timeline, plot_timeline
     from dream.api import run_spec
@@ -255,7 +256,11 @@ def cmd_demo(args: list[str]) -> None:
     if report.exit_code != 0:
         sys.exit(report.exit_code)
     rep = build_report(load_results(report.out))
-    write_report(rep, report.out, f"{out}/report")
+    try:
+        previous = claim_report_dir(Path(f"{out}/report"))
+    except ConfigError as exc:
+        _fail("demo", exc)
+    finish_report_dir(Path(f"{out}/report"), write_report(rep, report.out, f"{out}/report"), previous)
     if rep.reduction is not None:
         for _, r in rep.reduction.iterrows():
             g = 100 * r["geomean_reduction"]

@@ -45,10 +45,14 @@ def cmd_report(args: list[str]) -> None:
     if blocker is not None and not blocker.is_dir():
         _fail("report", f"--out {out}" + (" is a file" if blocker == out else f": {blocker} is a file")
               + "; name a directory for the report")
+    from dream.analysis.report_dir import claim_report_dir, finish_report_dir
+    from dream.errors import ConfigError
+
     try:
+        previous = claim_report_dir(out)  # before anything is computed: a refusal is quick
         results = load_results(a.dataset)
         rep = build_report(results, a.baseline)
-    except DatasetError as exc:
+    except (DatasetError, ConfigError) as exc:
         _fail("report", exc)
     if len(results.failed):
         print(f"dream report: warning: {len(results.failed)} failed simulation(s) left out "
@@ -58,7 +62,6 @@ def cmd_report(args: list[str]) -> None:
     except OSError as exc:  # not writable, disk full: one line, not a traceback
         _fail("report", f"cannot write the report into {out}: {exc.strerror or exc}")
     from dream.analysis.search_report import is_search_dataset, write_search_report
-    from dream.errors import ConfigError
 
     if is_search_dataset(root):  # a `dream search` dataset: also its Pareto front and convergence
         try:
@@ -66,6 +69,12 @@ def cmd_report(args: list[str]) -> None:
         except ConfigError as exc:
             _fail("report", exc)
         print(f"search report: {out / 'search.md'}")
+    try:
+        removed = finish_report_dir(out, files, previous)
+    except OSError as exc:
+        _fail("report", f"cannot write the report into {out}: {exc.strerror or exc}")
+    if removed:
+        print(f"removed {len(removed)} file(s) of the previous report that this one does not write")
     print(f"baseline: {rep.baseline}")
     if rep.reduction is not None:
         for _, r in rep.reduction.iterrows():
