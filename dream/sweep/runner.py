@@ -289,7 +289,9 @@ def _dry_run(plan: Plan, todo: list[int], opts: SweepOptions, say: Any, planned_
                              f"in-process {est.serial_s:.1f} s vs Ray {est.ray_s:.1f} s with "
                              f"{est.startup_s:.1f} s start-up") + ")")
     say(f"executor {est.executor}" + (f" at {opts.address}" if opts.address else "") + why
-        + f", {est.workers} worker(s), chunk size {est.chunk_size} -> {chunks} chunks")
+        + f", {est.workers} worker(s), chunk size {est.chunk_size} -> {chunks} chunks"
+        + (f" (after {len(rows)} point(s) simulated here to time them, which the run keeps)"
+           if rows else ""))
     say(f"estimated time: {total:.1f} s ({point_s * 1e3:.1f} ms per point, measured on a few points; "
         + (f"Ray start-up {est.startup_s:.1f} s; " if est.executor == "ray" else "")
         + f"planning {planned_s:.1f} s)")
