@@ -248,7 +248,7 @@ def cmd_demo(args: list[str]) -> None:
     fig, _ = plot_timeline(*load_timeline(run_dir), start_ms=0.0, end_ms=200.0, title="vr_gaming, DREAM")
     print(f"timeline of the first 200 ms: {save(fig, run_dir / 'timeline.png')}")
 
-    print("\n== the study: sweeps/demo.yaml on an embedded Ray instance ==")
+    print("\n== the study: sweeps/demo.yaml (executor auto: this process, or local Ray when that is faster) ==")
     try:
         report = run_sweep(SweepOptions(spec="demo", out=f"{out}/dataset"))
     except (ConfigError, ExecutorError) as exc:
