@@ -309,6 +309,52 @@ def test_a_trial_with_half_its_parameters_is_failed_not_crashed_on(tmp_path):
     assert states[0] == "FAIL" and states.count("COMPLETE") == 5
 
 
+def test_a_journal_cut_inside_a_batch_is_repaired_and_its_half_trial_failed(tmp_path):
+    """A write of several pages can stop short under SIGKILL: whole lines, then a cut one."""
+    import shutil
+
+    from optuna.storages.journal import JournalFileBackend
+
+    from dream.dataset import claim
+    from dream.search.journal import AtomicJournal
+    from dream.search.study import JOURNAL
+
+    spec = write(tmp_path, "cut")
+    loaded = load_search_spec(spec)
+    dists = {p.key: p.distribution() for p in loaded.params}
+    out = tmp_path / "out"
+    claim(out, "search")
+    journal = AtomicJournal(JournalFileBackend(str(out / JOURNAL)))
+    study = open_study(loaded, out, journal=journal)
+    with journal.atomic():
+        [study.ask(dists) for _ in range(2)]
+    # the next batch as it would be written, on a copy; then only part of it on the real one
+    scratch = tmp_path / "scratch"
+    shutil.copytree(out, scratch)
+    j2 = AtomicJournal(JournalFileBackend(str(scratch / JOURNAL)))
+    s2 = open_study(loaded, scratch, journal=j2)
+    mid = (scratch / JOURNAL).stat().st_size  # opening a study appends a line of its own
+    with j2.atomic():
+        [s2.ask(dists) for _ in range(2)]
+    before = (out / JOURNAL).read_bytes()
+    batch = (scratch / JOURNAL).read_bytes()[mid:]
+    first, second = batch.split(b"\n")[:2]
+    cut = batch[:len(first) + 1 + len(second) // 2]  # the new trial whole, its next line cut
+    (out / JOURNAL).write_bytes(before + cut)
+    # reading the study (--best, reports) writes nothing into the journal, so the cut line
+    # stays the last one and the next search can drop it
+    dream("search", str(spec), "--best", "--out", str(out))
+    assert (out / JOURNAL).read_bytes() == before + cut
+
+    res = dream("search", str(spec), "--executor", "serial", "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    assert "the journal ended in a cut line" in res.stdout
+    assert "trial 2: failed (its parameters were never all drawn" in res.stdout
+    states = [t.state.name for t in open_study(loaded, out, create=False).trials]
+    assert states[:3] == ["COMPLETE", "COMPLETE", "FAIL"] and states.count("COMPLETE") == 5
+    assert (out / JOURNAL).read_bytes().endswith(b"\n")
+
+
 def test_local_ray_asks_the_same_trials_as_serial(serial_run, tmp_path):
     spec, serial_out, _ = serial_run
     out = tmp_path / "ray"

@@ -10,11 +10,19 @@ leaves the whole batch asked or none of it.
 
 The search holds the dataset lock while it runs, so this process is the journal's only
 writer; that is what lets held lines be numbered right after the file's last line.
+
+One append is one write(2), but a write of several pages can stop short when a SIGKILL
+or a power cut lands inside it. What it leaves is a run of whole lines and at most one
+cut line at the end: `repair_tail` drops the cut line before a search appends again
+(Optuna's reader skips a cut last line, but one followed by more lines is an error), and
+a trial whose parameter lines were lost with it is failed by the search, not evaluated.
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from optuna.storages.journal import BaseJournalBackend
@@ -79,3 +87,35 @@ class AtomicJournal(BaseJournalBackend):
         if held:
             self._inner.append_logs(held)
             self._read = self._base + len(held)
+
+
+def repair_tail(path: Path) -> int:
+    """Cut a journal back to its last whole line; returns the bytes dropped (0 if none).
+
+    Only for a journal this process holds the dataset lock of (nobody else appends).
+    """
+    if not path.is_file():
+        return 0
+    with open(path, "rb+") as f:
+        size = f.seek(0, os.SEEK_END)
+        if size == 0:
+            return 0
+        f.seek(size - 1)
+        if f.read(1) == b"\n":
+            return 0
+        # find the last newline, reading backwards in blocks
+        end, block = size, 1 << 16
+        keep = 0
+        while end > 0:
+            start = max(0, end - block)
+            f.seek(start)
+            chunk = f.read(end - start)
+            i = chunk.rfind(b"\n")
+            if i >= 0:
+                keep = start + i + 1
+                break
+            end = start
+        f.truncate(keep)
+        f.flush()
+        os.fsync(f.fileno())
+    return size - keep

@@ -180,11 +180,21 @@ def open_study(spec: SearchSpec, out: Path, create: bool = True,
     if not create and not path.is_file():
         raise ConfigError(str(out), f"has no search journal ({JOURNAL}); run `dream search` first")
     out.mkdir(parents=True, exist_ok=True)
-    storage = JournalStorage(journal or AtomicJournal(JournalFileBackend(str(path))))
-    directions = ["maximize" if o.maximize else "minimize" for o in spec.objectives]
-    study = optuna.create_study(study_name=spec.name, storage=storage, directions=directions,
-                                load_if_exists=True, sampler=make_sampler(spec, 0),
-                                pruner=make_pruner(spec))
+    try:
+        storage = JournalStorage(journal or AtomicJournal(JournalFileBackend(str(path))))
+        if create:
+            directions = ["maximize" if o.maximize else "minimize" for o in spec.objectives]
+            study = optuna.create_study(study_name=spec.name, storage=storage, directions=directions,
+                                        load_if_exists=True, sampler=make_sampler(spec, 0),
+                                        pruner=make_pruner(spec))
+        else:  # reading (reports, --best) writes nothing: create_study would append a line
+            study = optuna.load_study(study_name=spec.name, storage=storage,
+                                      sampler=make_sampler(spec, 0), pruner=make_pruner(spec))
+    except KeyError:
+        raise ConfigError(str(path), f"holds no search named {spec.name!r}") from None
+    except ValueError as exc:  # a damaged line (JSONDecodeError is a ValueError)
+        raise ConfigError(str(path), f"is damaged ({' '.join(str(exc).split())[:160]}); "
+                          "`dream search` repairs a cut last line, not this") from None
     stored = study.user_attrs.get("dream.identity")
     if stored is None:
         study.set_user_attr("dream.identity", spec.identity())
@@ -449,12 +459,15 @@ def _run(spec: SearchSpec, out: Path, opts: SearchOptions, say: Callable[[str], 
     from optuna.storages.journal import JournalFileBackend
     from optuna.trial import Trial, TrialState
 
-    from dream.search.journal import AtomicJournal
+    from dream.search.journal import AtomicJournal, repair_tail
     from dream.sweep.sink import DatasetSink
 
     report = SearchReport(spec.name, out)
     meta = _write_metadata(spec, out, opts)
     remove_temp_files(out)
+    cut = repair_tail(out / JOURNAL)
+    if cut:
+        say(f"the journal ended in a cut line ({cut} bytes, a write stopped by a kill): dropped")
     journal = AtomicJournal(JournalFileBackend(str(out / JOURNAL)))
     study = open_study(spec, out, journal=journal)
     n0 = len(study.trials)
