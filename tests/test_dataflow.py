@@ -201,3 +201,43 @@ def test_dataflow_pickles_without_its_process_local_hash():
     hash(flow)  # cached on first use
     copy = pickle.loads(pickle.dumps(flow))
     assert "_hash" not in copy.__dict__ and copy == flow and hash(copy) == hash(flow)
+
+
+PACKAGE_COPY = """
+import shutil, sys, threading, time
+from pathlib import Path
+copy = Path(sys.argv[1])
+sys.path.insert(0, str(copy))
+import dream
+assert Path(dream.__file__).is_relative_to(copy), dream.__file__
+flows = copy / "dream" / "conf" / "dataflow"
+away = copy / "dataflow-away"
+if sys.argv[2] == "vanish-after-first-use":
+    first = dream.simulate(["sim.duration_ms=20"]).summary["uxcost"]
+    flows.rename(away)  # another node's runtime-env agent cleaning the job's copy up
+    again = dream.simulate(["sim.duration_ms=20", "sim.seed=1"]).summary["uxcost"]
+    print("ok", first > 0 and again > 0)
+else:  # missing at first use, back within the wait (the copy being unpacked again)
+    flows.rename(away)
+    threading.Timer(0.5, lambda: away.rename(flows)).start()
+    t0 = time.monotonic()
+    print("ok", dream.simulate(["sim.duration_ms=20"]).summary["uxcost"] > 0, time.monotonic() - t0 >= 0.5)
+"""
+
+
+@pytest.mark.parametrize("case", ["vanish-after-first-use", "back-within-the-wait"])
+def test_the_packages_dataflows_are_read_once_and_waited_for(tmp_path, case):
+    """A Ray job runs dream from a per-job copy of the package, which another node sharing
+    Ray's temporary directory may unpack again or clean up while workers run."""
+    import shutil
+    import subprocess
+    import sys
+
+    copy = tmp_path / "pkg"
+    shutil.copytree(BUILTIN_DIR.parent.parent, copy / "dream",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    res = subprocess.run([sys.executable, "-c", PACKAGE_COPY, str(copy), case], capture_output=True,
+                         text=True, cwd=tmp_path, timeout=120)
+    assert res.returncode == 0, res.stderr
+    expected = ["ok", "True"] if case == "vanish-after-first-use" else ["ok", "True", "True"]
+    assert res.stdout.split() == expected

@@ -27,6 +27,7 @@ data row N is line N + 1 of a CSV file.
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Hashable, Mapping
 
@@ -228,6 +229,8 @@ class TableCostModel(CostModel):
         if not isinstance(path, (str, os.PathLike)) or not str(path):
             raise ConfigError(f"{where}.params.path", "is required: the CSV or Parquet file of "
                               f"per-layer costs, or a bundled table ({', '.join(bundled_tables())})")
+        if str(path).startswith(PKG_PREFIX):
+            return _bundled(cls, str(path), f"{where}.params.path")
         return cls(path, f"{where}.params.path")
 
     @property
@@ -280,3 +283,11 @@ class TableCostModel(CostModel):
                 f"({int(missing.sum())} of {len(lat)} layers missing)"
             )
         return lat, en
+
+
+@lru_cache(maxsize=16)
+def _bundled(cls: type[TableCostModel], path: str, where: str) -> TableCostModel:
+    """A bundled (`pkg:`) table, read once per process: package data does not change while
+    the package runs, and in a Ray job the package's copy can be unpacked again or cleaned
+    up underneath a worker (see dream.hardware.dataflow.builtin_dataflows)."""
+    return cls(path, where)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -217,16 +218,53 @@ def _is_path(name: str) -> bool:
 
 def search_dirs(dirs: Iterable[str | os.PathLike] | None = None) -> list[Path]:
     """The directories searched for dataflow names: `dirs` in order, then the built-in one."""
+    return _user_dirs(dirs) + [BUILTIN_DIR]
+
+
+def _user_dirs(dirs: Iterable[str | os.PathLike] | None) -> list[Path]:
     out = [Path(d).expanduser() for d in (dirs or [])]
-    if BUILTIN_DIR not in [p.resolve() for p in out if p.exists()]:
-        out.append(BUILTIN_DIR)
-    return out
+    return [d for d in out if not (d.exists() and d.resolve() == BUILTIN_DIR)]
+
+
+# how long a process waits for the package's own dataflow files when they are missing
+PACKAGE_WAIT_S = 15.0
+
+
+@lru_cache(maxsize=1)
+def builtin_dataflows() -> dict[str, tuple[str, str]]:
+    """The package's own dataflow files, name -> (path, text), read once per process.
+
+    They are part of the installed package and do not change while it runs, so they are
+    read once, not looked up on every simulation. That also keeps a simulation from
+    depending on the package directory afterwards: in a Ray job the package is a copy
+    unpacked per job, and where nodes share Ray's temporary directory (several nodes on
+    one machine, a shared file system) another node's runtime-env agent may unpack or
+    clean it up underneath a running worker. Missing files are waited for, within
+    PACKAGE_WAIT_S.
+
+    Raises:
+        ConfigError: the directory holds no dataflow file after the wait.
+    """
+    deadline = time.monotonic() + PACKAGE_WAIT_S
+    while True:
+        try:
+            files = sorted(p for p in BUILTIN_DIR.iterdir() if p.suffix in (".yaml", ".yml"))
+            found = {p.stem: (str(p), p.read_text(encoding="utf-8")) for p in files}
+        except OSError:
+            found = {}
+        if found or time.monotonic() >= deadline:
+            break
+        time.sleep(0.2)
+    if not found:
+        raise ConfigError("dataflow", f"the package's dataflow files are missing from {BUILTIN_DIR} "
+                          f"(waited {PACKAGE_WAIT_S:g} s); reinstall dream")
+    return found
 
 
 def available_dataflows(dirs: Iterable[str | os.PathLike] | None = None) -> list[str]:
     """Names resolvable from the search directories: WS, OS, RS first, then the rest sorted."""
-    names = set()
-    for d in search_dirs(dirs):
+    names = set(builtin_dataflows())
+    for d in _user_dirs(dirs):
         if d.is_dir():
             names.update(p.stem for p in d.iterdir() if p.suffix in (".yaml", ".yml"))
     first = [n for n in BUILTIN_NAMES if n in names]
@@ -243,11 +281,14 @@ def find_dataflow(name: str, dirs: Sequence[str | os.PathLike] | None = None,
         if not path.is_file():
             raise ConfigError(where, f"dataflow file {name!r} does not exist")
         return path
-    for d in search_dirs(dirs):
+    for d in _user_dirs(dirs):
         for suffix in (".yaml", ".yml"):
             path = d / f"{name}{suffix}"
             if path.is_file():
                 return path
+    builtin = builtin_dataflows().get(name)
+    if builtin is not None:
+        return Path(builtin[0])
     raise ConfigError(where, f"unknown dataflow {name!r}; available: {available_dataflows(dirs)} "
                       f"(a <name>.yaml in {', '.join(str(d) for d in search_dirs(dirs))})")
 
@@ -260,10 +301,19 @@ def _load(path: str, size: int, mtime_ns: int, name: str) -> Dataflow:
     return parse_dataflow(text, path, name)
 
 
+@lru_cache(maxsize=64)
+def _load_builtin(name: str) -> Dataflow:
+    path, text = builtin_dataflows()[name]
+    return parse_dataflow(text, path, name)
+
+
 def load_dataflow(name: str, dirs: Sequence[str | os.PathLike] | None = None,
                   where: str = "dataflow") -> Dataflow:
-    """Find and parse a dataflow by name or path (parsed once per file version)."""
+    """Find and parse a dataflow by name or path (parsed once per file version; the
+    package's own ones once per process, see builtin_dataflows)."""
     path = find_dataflow(name, dirs, where)
-    st = path.stat()
     flow_name = path.stem if _is_path(name) else name
+    if not _is_path(name) and path.parent == BUILTIN_DIR:
+        return _load_builtin(name)
+    st = path.stat()
     return _load(str(path), st.st_size, st.st_mtime_ns, flow_name)

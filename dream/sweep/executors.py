@@ -142,9 +142,13 @@ class _HeldSignals:
 
 
 def warm_up() -> int:
-    """Import the simulator in a fresh worker process, before its first chunk arrives."""
+    """Import the simulator in a fresh worker process, before its first chunk arrives,
+    and read the package's dataflow files while the job's copy of it is fresh."""
     import dream.api  # noqa: F401
     import dream.sweep.worker  # noqa: F401
+    from dream.hardware.dataflow import builtin_dataflows
+
+    builtin_dataflows()
 
     return os.getpid()
 
