@@ -239,25 +239,28 @@ def builtin_dataflows() -> dict[str, tuple[str, str]]:
     depending on the package directory afterwards: in a Ray job the package is a copy
     unpacked per job, and where nodes share Ray's temporary directory (several nodes on
     one machine, a shared file system) another node's runtime-env agent may unpack or
-    clean it up underneath a running worker. Missing files are waited for, within
-    PACKAGE_WAIT_S.
+    clean it up underneath a running worker. Until WS, OS and RS are all there and every
+    file parses, the directory is read again, within PACKAGE_WAIT_S.
 
     Raises:
-        ConfigError: the directory holds no dataflow file after the wait.
+        ConfigError: they are still missing or unreadable after the wait.
     """
     deadline = time.monotonic() + PACKAGE_WAIT_S
     while True:
         try:
             files = sorted(p for p in BUILTIN_DIR.iterdir() if p.suffix in (".yaml", ".yml"))
             found = {p.stem: (str(p), p.read_text(encoding="utf-8")) for p in files}
-        except OSError:
-            found = {}
-        if found or time.monotonic() >= deadline:
+            for name, (path, text) in found.items():
+                parse_dataflow(text, path, name)  # a file caught half-written fails here
+            whole = all(n in found for n in BUILTIN_NAMES)
+        except (OSError, ConfigError):
+            found, whole = {}, False
+        if whole or time.monotonic() >= deadline:
             break
         time.sleep(0.2)
-    if not found:
-        raise ConfigError("dataflow", f"the package's dataflow files are missing from {BUILTIN_DIR} "
-                          f"(waited {PACKAGE_WAIT_S:g} s); reinstall dream")
+    if not whole:
+        raise ConfigError("dataflow", f"the package's dataflow files {list(BUILTIN_NAMES)} are missing "
+                          f"or unreadable in {BUILTIN_DIR} (waited {PACKAGE_WAIT_S:g} s); reinstall dream")
     return found
 
 
