@@ -280,3 +280,43 @@ def test_run_sweep_in_process(tmp_path, capsys):
                                     progress=False))
     assert report.exit_code == 0 and report.ok == 12 and report.sim_s > 0
     assert os.path.isdir(tmp_path / "o")
+
+
+VANISHING_MODULE = """
+import sys, threading
+from pathlib import Path
+copy = Path(sys.argv[1])
+sys.path.insert(0, str(copy))
+import dream.sweep.worker as worker
+from dream.config import compose_plain
+assert Path(worker.__file__).is_relative_to(copy)
+engine = copy / "dream" / "sim" / "engine.py"
+away = engine.with_name("engine.away")
+config, _ = compose_plain(["sim.duration_ms=20"])
+ok = worker.run_point("k", config, {})
+engine.rename(away)  # the job's copy being removed and unpacked again by another node
+for m in [m for m in sys.modules if m.startswith("dream.sim.engine")]:
+    del sys.modules[m]  # as in a worker that had not imported it yet
+threading.Timer(0.6, lambda: away.rename(engine)).start()
+row = worker.run_point("k", config, {})
+gone = dict(config, sim=dict(config["sim"], duration_ms=30))
+engine.rename(away)
+for m in [m for m in sys.modules if m.startswith("dream.sim.engine")]:
+    del sys.modules[m]
+worker.PACKAGE_WAIT_S = 0.5  # and a module that stays away fails the point, within the bound
+lost = worker.run_point("k2", gone, {})
+print(row["status"], row["uxcost"] == ok["uxcost"], row["elapsed_s"] >= 0.6, lost["status"], lost["error"])
+"""
+
+
+def test_a_point_waits_for_dreams_own_modules_to_come_back(tmp_path):
+    import shutil
+
+    copy = tmp_path / "pkg"
+    shutil.copytree(ROOT / "dream", copy / "dream", ignore=shutil.ignore_patterns("__pycache__"))
+    res = subprocess.run([sys.executable, "-c", VANISHING_MODULE, str(copy)], capture_output=True,
+                         text=True, cwd=tmp_path, timeout=120)
+    assert res.returncode == 0, res.stderr
+    out = res.stdout.split()
+    assert out[:4] == ["ok", "True", "True", "failed"], res.stdout
+    assert "ModuleNotFoundError" in res.stdout and "dream.sim.engine" in res.stdout
