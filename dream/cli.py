@@ -191,13 +191,20 @@ def _run_hydra_app(args: list[str]) -> None:
     app()
 
 
+def _help(args: list[str], usage: str) -> bool:
+    """Print `usage` and say so when the arguments ask for help (-h, --help)."""
+    if any(a in ("-h", "--help") for a in args):
+        print(usage)
+        return True
+    return False
+
+
 def cmd_costs(args: list[str]) -> None:
     """`dream costs`: whole-model latency and energy of each task on each sub-accelerator."""
-    if any(a in ("-h", "--help") for a in args):
-        print("usage: dream costs [OVERRIDES]\n\nWhole-model latency (ms) and energy (mJ) of "
-              "each task's model variants on each sub-accelerator of the chosen hardware,\n"
-              "from the chosen cost model. OVERRIDES as for `dream run`, e.g. "
-              "workload=ar_gaming hardware=quad_4k_ws_os.")
+    if _help(args, "usage: dream costs [OVERRIDES]\n\nWhole-model latency (ms) and energy (mJ) of "
+             "each task's model variants on each sub-accelerator of the chosen hardware,\n"
+             "from the chosen cost model. OVERRIDES as for `dream run`, e.g. "
+             "workload=ar_gaming hardware=quad_4k_ws_os."):
         return
     bad = [a for a in args if not _is_override(a)]
     if bad:
@@ -218,11 +225,10 @@ def cmd_costs(args: list[str]) -> None:
 
 def cmd_demo(args: list[str]) -> None:
     """`dream demo`: the default study in small (sweeps/demo.yaml), its report and a timeline."""
-    if any(a in ("-h", "--help") for a in args):
-        print("usage: dream demo [OVERRIDES]\n\nSimulates one second of VR gaming under DREAM "
-              "with its block trace and timeline (outputs/demo/run/),\nthen runs the built-in "
-              "sweep spec demo.yaml and its report (outputs/demo/report/report.md).\n"
-              "OVERRIDES change the one run, e.g. workload=ar_gaming.")
+    if _help(args, "usage: dream demo [OVERRIDES]\n\nSimulates one second of VR gaming under DREAM "
+             "with its block trace and timeline (outputs/demo/run/),\nthen runs the built-in "
+             "sweep spec demo.yaml and its report (outputs/demo/report/report.md).\n"
+             "OVERRIDES change the one run, e.g. workload=ar_gaming."):
         return
     from dream.analysis.load import load_results
     from dream.analysis.report import build_report, write_report

@@ -440,7 +440,8 @@ def _cast(col: pa.ChunkedArray, kind: pa.DataType) -> pa.ChunkedArray:
     return col.cast(kind)
 
 
-def unify(path: str | Path, known: Mapping[str, Mapping[str, Any]] | None = None) -> int:
+def unify(path: str | Path, known: Mapping[str, Mapping[str, Any]] | None = None,
+          known_types: Mapping[str, pa.DataType] | None = None) -> int:
     """Give every part file the same columns, types and order; returns files rewritten.
 
     Readers that take the schema of one file (pandas, pyarrow.dataset, DuckDB and polars
@@ -449,6 +450,7 @@ def unify(path: str | Path, known: Mapping[str, Mapping[str, Any]] | None = None
     values of its points whose rows were stored before a parameter was swept: the same
     run key is the same resolved config, so the row's value of a newly swept key is the
     point's, not unknown. Only nulls are filled; a stored value is never changed.
+    `known_types` gives the Arrow type of each such column (dream.sweep.sink.param_types).
     """
     root = Path(path)
     if not is_dataset(root):
@@ -460,10 +462,9 @@ def unify(path: str | Path, known: Mapping[str, Mapping[str, Any]] | None = None
         for fld in sch:
             types.setdefault(fld.name, []).append(fld.type)
     fill_cols = sorted({c for v in (known or {}).values() for c in v})
-    for c in fill_cols:  # a column only `known` has (every point of it was stored before)
-        values = [v[c] for v in known.values() if c in v and v[c] is not None]
-        if values:
-            types.setdefault(c, []).append(_infer_type(values))
+    for c in fill_cols:  # also a column only `known` has (every point of it was stored before)
+        if (known_types or {}).get(c) is not None:
+            types.setdefault(c, []).append(known_types[c])
     target = pa.schema([(c, _merged_type(types[c])) for c in canonical_order(types)])
     rewritten = 0
     for f, sch in zip(files, schemas):
@@ -485,17 +486,6 @@ def unify(path: str | Path, known: Mapping[str, Mapping[str, Any]] | None = None
         write_table_atomic(out, f)
         rewritten += 1
     return rewritten
-
-
-def _infer_type(values: list[Any]) -> pa.DataType:
-    """The Arrow type of a parameter column's Python values (bool, int, float or str)."""
-    if all(isinstance(v, bool) for v in values):
-        return pa.bool_()
-    if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-        return pa.int64()
-    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
-        return pa.float64()
-    return pa.string()
 
 
 def _fills(f: Path, sch: pa.Schema, known: Mapping[str, Mapping[str, Any]],

@@ -231,8 +231,8 @@ PACKAGE_WAIT_S = 15.0
 
 
 @lru_cache(maxsize=1)
-def builtin_dataflows() -> dict[str, tuple[str, str]]:
-    """The package's own dataflow files, name -> (path, text), read once per process.
+def builtin_dataflows() -> dict[str, Dataflow]:
+    """The package's own dataflows by name, read and parsed once per process.
 
     They are part of the installed package and do not change while it runs, so they are
     read once, not looked up on every simulation. That also keeps a simulation from
@@ -249,9 +249,9 @@ def builtin_dataflows() -> dict[str, tuple[str, str]]:
     while True:
         try:
             files = sorted(p for p in BUILTIN_DIR.iterdir() if p.suffix in (".yaml", ".yml"))
-            found = {p.stem: (str(p), p.read_text(encoding="utf-8")) for p in files}
-            for name, (path, text) in found.items():
-                parse_dataflow(text, path, name)  # a file caught half-written fails here
+            # a file caught half-written fails to parse: read again
+            found = {p.stem: parse_dataflow(p.read_text(encoding="utf-8"), str(p), p.stem)
+                     for p in files}
             whole = all(n in found for n in BUILTIN_NAMES)
         except (OSError, ConfigError):
             found, whole = {}, False
@@ -291,7 +291,7 @@ def find_dataflow(name: str, dirs: Sequence[str | os.PathLike] | None = None,
                 return path
     builtin = builtin_dataflows().get(name)
     if builtin is not None:
-        return Path(builtin[0])
+        return Path(builtin.source)
     raise ConfigError(where, f"unknown dataflow {name!r}; available: {available_dataflows(dirs)} "
                       f"(a <name>.yaml in {', '.join(str(d) for d in search_dirs(dirs))})")
 
@@ -304,12 +304,6 @@ def _load(path: str, size: int, mtime_ns: int, name: str) -> Dataflow:
     return parse_dataflow(text, path, name)
 
 
-@lru_cache(maxsize=64)
-def _load_builtin(name: str) -> Dataflow:
-    path, text = builtin_dataflows()[name]
-    return parse_dataflow(text, path, name)
-
-
 def load_dataflow(name: str, dirs: Sequence[str | os.PathLike] | None = None,
                   where: str = "dataflow") -> Dataflow:
     """Find and parse a dataflow by name or path (parsed once per file version; the
@@ -317,6 +311,6 @@ def load_dataflow(name: str, dirs: Sequence[str | os.PathLike] | None = None,
     path = find_dataflow(name, dirs, where)
     flow_name = path.stem if _is_path(name) else name
     if not _is_path(name) and path.parent == BUILTIN_DIR:
-        return _load_builtin(name)
+        return builtin_dataflows()[name]
     st = path.stat()
     return _load(str(path), st.st_size, st.st_mtime_ns, flow_name)

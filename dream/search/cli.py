@@ -6,20 +6,14 @@ import argparse
 import sys
 
 from dream.errors import ConfigError
-from dream.sweep.cli import _positive
+from dream.sweep.cli import _positive, positive_number
 
 EXIT_BAD_INPUT = 2
 
 
 def _positive_float(text: str) -> float:
     """argparse type: a positive number."""
-    try:
-        x = float(text)
-    except ValueError:
-        x = 0.0
-    if not x > 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
-    return x
+    return float(positive_number(text, float))
 
 
 def _seed(text: str) -> int:

@@ -96,26 +96,11 @@ def repair_tail(path: Path) -> int:
     """
     if not path.is_file():
         return 0
+    data = path.read_bytes()
+    keep = data.rfind(b"\n") + 1  # 0 when not even the first line is whole
+    if keep == len(data):
+        return 0
     with open(path, "rb+") as f:
-        size = f.seek(0, os.SEEK_END)
-        if size == 0:
-            return 0
-        f.seek(size - 1)
-        if f.read(1) == b"\n":
-            return 0
-        # find the last newline, reading backwards in blocks
-        end, block = size, 1 << 16
-        keep = 0
-        while end > 0:
-            start = max(0, end - block)
-            f.seek(start)
-            chunk = f.read(end - start)
-            i = chunk.rfind(b"\n")
-            if i >= 0:
-                keep = start + i + 1
-                break
-            end = start
         f.truncate(keep)
-        f.flush()
         os.fsync(f.fileno())
-    return size - keep
+    return len(data) - keep

@@ -10,15 +10,21 @@ from dream.errors import ConfigError
 EXIT_BAD_INPUT = 2
 
 
+def positive_number(text: str, kind: type[int] | type[float] = int) -> int | float:
+    """argparse type core: a positive integer (kind=int) or positive number (kind=float)."""
+    try:
+        x = kind(text)
+    except ValueError:
+        x = 0
+    if not x > 0:  # NaN too
+        what = "integer" if kind is int else "number"
+        raise argparse.ArgumentTypeError(f"must be a positive {what}, got {text!r}")
+    return x
+
+
 def _positive(text: str) -> int:
     """argparse type: a positive integer."""
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
-    return n
+    return int(positive_number(text, int))
 
 
 def _chunk_size(text: str) -> int | None:

@@ -394,7 +394,7 @@ def _run(plan: Plan, out: Path, opts: SweepOptions, say: Any, t_start: float) ->
     from tqdm import tqdm
 
     from dream.config import compose
-    from dream.sweep.sink import DatasetSink, stable_kinds
+    from dream.sweep.sink import DatasetSink, param_types, stable_kinds
 
     spec = plan.spec
     report = SweepReport(spec.name, out, len(plan))
@@ -416,7 +416,7 @@ def _run(plan: Plan, out: Path, opts: SweepOptions, say: Any, t_start: float) ->
              for i, k in enumerate(plan.keys) if k in stored}
     if not todo:
         write_metadata(out, _metadata(plan, out, opts, base))
-        unify(out, known)
+        unify(out, known, param_types(plan.resolver.kinds))
         report.wall_s = time.perf_counter() - t_start
         _summarise(report, plan, say)
         return report
@@ -525,7 +525,7 @@ def _run(plan: Plan, out: Path, opts: SweepOptions, say: Any, t_start: float) ->
         try:
             if rerun_stored:
                 compact(out)  # drop the rows the reruns superseded
-            unify(out, known)  # one schema in every file: any Parquet reader sees one table
+            unify(out, known, param_types(plan.resolver.kinds))  # one schema in every file: any Parquet reader sees one table
         except OSError as exc:
             report.write_error = _write_error(out, exc)
     report.wall_s = time.perf_counter() - t_start

@@ -41,6 +41,11 @@ def _column(name: str, values: list[Any], kind: pa.DataType | None) -> pa.Array:
         return pa.array([None if v is None else str(v) for v in values], pa.string())
 
 
+def param_types(kinds: Mapping[str, str]) -> dict[str, pa.DataType]:
+    """The Arrow type of each parameter column, by its kind (as the sink writes it)."""
+    return {k: _ARROW_TYPES[v] for k, v in kinds.items()}
+
+
 def stable_kinds(kinds: Mapping[str, str], base: Mapping[str, Any]) -> dict[str, str]:
     """Column kinds that stay the same whatever values a later sweep adds.
 
@@ -80,7 +85,7 @@ def rows_to_table(rows: list[Mapping[str, Any]], param_kinds: Mapping[str, str],
     for name in names:
         kind = _FIXED_TYPES.get(name)
         if name in param_kinds:
-            kind = _ARROW_TYPES[param_kinds[name]]
+            kind = param_types({name: param_kinds[name]})[name]
         arrays.append(_column(name, [r.get(name) for r in rows], kind))
     table = pa.Table.from_arrays(arrays, names=names)
     if metadata:
