@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import pytest
+from proctools import stop_group
 
 from dream.config import CONF_DIR
 
@@ -74,18 +75,6 @@ def _host_ip() -> str:
 
         ip = get_node_ip_address()
     return ip
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """Stop one node: its process group (started by this test), gracefully, then for sure."""
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=45)  # `ray start --block` drains its node for up to 30 s
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-    except ProcessLookupError:
-        pass
 
 
 @pytest.mark.cluster
@@ -167,7 +156,7 @@ def test_cluster_steps_run_as_written(tmp_path):
         assert job_id and job_id.startswith("raysubmit_")
     finally:
         for proc in reversed(nodes):
-            _stop(proc)
+            stop_group(proc)
     print("\n".join(log))
 
 

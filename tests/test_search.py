@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from proctools import stop_group
 import yaml
 from omegaconf import OmegaConf
 
@@ -435,20 +436,8 @@ def _start_head(e: dict, log_path: Path) -> tuple[subprocess.Popen, int]:
                     return head, gcs
                 break
             time.sleep(2)
-        _stop_head(head)
+        stop_group(head)
     raise AssertionError("no Ray head started in 3 attempts: " + log_path.read_text()[-2000:])
-
-
-def _stop_head(head: subprocess.Popen) -> None:
-    """Stop a head started by _start_head (its process group; never `ray stop`)."""
-    try:
-        os.killpg(head.pid, signal.SIGTERM)
-        head.wait(timeout=45)
-    except subprocess.TimeoutExpired:
-        os.killpg(head.pid, signal.SIGKILL)
-        head.wait(timeout=10)
-    except ProcessLookupError:
-        pass
 
 
 @pytest.mark.cluster
@@ -471,7 +460,7 @@ def test_search_on_a_cluster_by_address_asks_the_serial_trials(serial_run, tmp_p
         assert trials(out, spec) == trials(serial_out, spec)
         assert metrics(out).equals(metrics(serial_out))
     finally:
-        _stop_head(head)
+        stop_group(head)
 
 
 def test_auto_executor_uses_ray_only_when_it_can_pay_off(tmp_path):
