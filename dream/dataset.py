@@ -58,6 +58,8 @@ MARKER_FILE = "_dream_dataset.json"
 LOCK_FILE = ".dream-lock"
 BROKEN_PREFIX = "_broken."
 DATASET_FORMAT = 1
+# a `dream search` study beside its rows (dream.search.study.JOURNAL)
+SEARCH_JOURNAL = "_search.journal"
 # the files dream writes into a dataset, by name; nothing else is ever removed or rewritten
 PART_RE = re.compile(r"^part-[A-Za-z0-9_.-]+\.parquet$")
 TEMP_RE = re.compile(r"^\.tmp-(part-[A-Za-z0-9_.-]+\.parquet|_sweep\.json|_dream_dataset\.json)\.\d+$")
@@ -77,6 +79,26 @@ def is_dataset(path: str | Path) -> bool:
     return (Path(path) / MARKER_FILE).is_file()
 
 
+def enclosing_dataset(path: str | Path) -> Path | None:
+    """The dataset directory that `path` lies inside (below, not at it), or None.
+
+    Anything written there would be read as part of that dataset by the Parquet readers
+    that walk a directory (pandas, pyarrow.dataset, the `**/*.parquet` glob).
+    """
+    for parent in Path(path).absolute().parents:
+        if is_dataset(parent):
+            return parent
+    return None
+
+
+def check_not_inside_dataset(path: str | Path, flag: str) -> None:
+    """Raise DatasetError when `path` lies inside a dataset (see enclosing_dataset)."""
+    parent = enclosing_dataset(path)
+    if parent is not None:
+        raise DatasetError(path, f"lies inside the dataset {parent}, whose readers would take it "
+                           f"for part of it: choose another {flag}")
+
+
 def _listing(names: list[str]) -> str:
     shown = ", ".join(sorted(names)[:3])
     return shown + (f" and {len(names) - 3} more" if len(names) > 3 else "")
@@ -89,6 +111,7 @@ def check_target(path: str | Path) -> bool:
     written by an earlier dream before markers existed (only part files and _sweep.json).
     """
     root = Path(path)
+    check_not_inside_dataset(root, "--out")
     if not root.exists():
         return False
     if not root.is_dir():
@@ -113,6 +136,9 @@ def claim(path: str | Path, kind: str = "sweep") -> Path:
     """Make `path` a dataset (create it, write the marker), after check_target allows it."""
     root = Path(path)
     if check_target(root):
+        if kind != "search" and (root / SEARCH_JOURNAL).exists():
+            raise DatasetError(root, "holds a `dream search` study, which only `dream search` "
+                               "extends: choose another --out")
         return root
     root.mkdir(parents=True, exist_ok=True)
     marker = {"format": DATASET_FORMAT, "created_by": kind, "created_at": time.time()}

@@ -39,12 +39,20 @@ class RunDirError(ConfigError):
 def check_run_dir(out_dir: str | Path) -> None:
     """Raise RunDirError unless `dream run` may write into out_dir.
 
-    Allowed: a path that does not exist, an empty directory, or a run directory dream
-    wrote (it holds the marker). A dataset or a directory of other files is refused.
+    Allowed: a path that does not exist (under directories, not a file), an empty
+    directory, or a run directory dream wrote (it holds the marker). A dataset, a path
+    inside one, or a directory of other files is refused.
     """
-    from dream.dataset import MARKER_FILE
+    from dream.dataset import MARKER_FILE, DatasetError, check_not_inside_dataset
 
     d = Path(out_dir)
+    try:
+        check_not_inside_dataset(d, "output=")
+    except DatasetError as exc:
+        raise RunDirError(d, exc.message) from None
+    blocker = next((p for p in d.absolute().parents if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        raise RunDirError(d, f"lies under {blocker}, which is a file; output= names a directory")
     if not d.exists():
         return
     if not d.is_dir():

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from dream.analysis.report_dir import MARKER, ReportDirError, claim_report_dir, finish_report_dir
@@ -64,10 +65,17 @@ def test_a_folder_of_the_users_files_is_refused_untouched(tmp_path):
 def test_a_report_folder_from_before_the_marker_is_adopted(tmp_path):
     old = tmp_path / "old"
     old.mkdir()
-    for name in ("report.md", "geomean.csv", "uxcost_normalised_x.png", "energy_dvr_x.png"):
+    for name in ("report.md", "geomean.csv", "normalised.csv", "uxcost_normalised_x.png",
+                 "energy_dvr_x.png"):
         (old / name).write_text("")
-    assert claim_report_dir(old) == {"report.md", "geomean.csv", "uxcost_normalised_x.png",
-                                     "energy_dvr_x.png"}
+    assert claim_report_dir(old) == {"report.md", "geomean.csv", "normalised.csv",
+                                     "uxcost_normalised_x.png", "energy_dvr_x.png"}
+    # a user's lone report.md is theirs, not an old report
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "report.md").write_text("my notes")
+    with pytest.raises(ReportDirError, match="did not write"):
+        claim_report_dir(mine)
     # without report.md (or search.md) the same names are not taken for a report's
     alone = tmp_path / "alone"
     alone.mkdir()
@@ -92,3 +100,30 @@ def test_only_listed_files_inside_the_directory_are_ever_removed(tmp_path):
     (out / MARKER).write_text("not json")
     with pytest.raises(ReportDirError, match="cannot be read"):
         claim_report_dir(out)
+
+
+def test_nothing_is_written_inside_a_dataset_or_under_a_file(tmp_path):
+    data = sweep(tmp_path, "dual_4k_ws_os")
+    (tmp_path / "afile.txt").write_text("mine")
+    cases = [("report", "data", "--out", "data/sub"),
+             ("sweep", "s.yaml", "--out", "data/nested", "--executor", "serial", "--no-progress"),
+             ("run", "sim.duration_ms=20", "output=data/run"),
+             ("run", "sim.duration_ms=20", "output=afile.txt/sub")]
+    for args in cases:
+        res = dream(*args, cwd=tmp_path)
+        assert res.returncode == 2, (args, res.stdout + res.stderr)
+        assert res.stderr.strip().count("\n") == 0 and "Traceback" not in res.stderr, res.stderr
+    assert not (data / "sub").exists() and not (data / "nested").exists() and not (data / "run").exists()
+    assert (tmp_path / "afile.txt").read_text() == "mine"
+    assert len(pd.read_parquet(data)) == 2  # still one table for pandas
+
+
+def test_a_sweep_cannot_extend_a_search_dataset(tmp_path):
+    from dream.dataset import SEARCH_JOURNAL, claim
+
+    out = claim(tmp_path / "srch", "search")
+    (out / SEARCH_JOURNAL).write_text("")
+    (tmp_path / "s.yaml").write_text("name: s\noverrides: [sim.duration_ms=50]\ngrid:\n  scheduler: fcfs\n")
+    res = dream("sweep", "s.yaml", "--out", "srch", "--executor", "serial", cwd=tmp_path)
+    assert res.returncode == 2 and "holds a `dream search` study" in res.stderr, res.stderr
+    assert sorted(p.name for p in out.iterdir()) == sorted(["_dream_dataset.json", SEARCH_JOURNAL])

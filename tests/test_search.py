@@ -354,6 +354,8 @@ def test_a_journal_cut_inside_a_batch_is_repaired_and_its_half_trial_failed(tmp_
     states = [t.state.name for t in open_study(loaded, out, create=False).trials]
     assert states[:3] == ["COMPLETE", "COMPLETE", "FAIL"] and states.count("COMPLETE") == 5
     assert (out / JOURNAL).read_bytes().endswith(b"\n")
+    # continuing loads the study: no second create-study line per rerun
+    assert (out / JOURNAL).read_text().count('"op_code":0,') == 1
 
 
 def test_local_ray_asks_the_same_trials_as_serial(serial_run, tmp_path):

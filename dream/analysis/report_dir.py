@@ -6,9 +6,10 @@ marker, and refuses anything else (a folder of the user's files). When it writes
 the files of the previous report that this one does not write (figures of settings no
 longer in the dataset) are removed, and only those: nothing the marker does not list.
 
-Directories written before the marker existed hold only a report's own files
-(`report.md` or `search.md`, its tables and figures by their fixed names); they are
-adopted as report directories.
+Directories written before the marker existed hold only a report's own files, by their
+fixed names, including the ones every report writes together (`report.md`,
+`normalised.csv` and `geomean.csv`, or `search.md` and `search_trials.csv`); they are
+adopted as report directories. A report directory never lies inside a dataset.
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ _OWN_NAMES = re.compile(
     r"|(uxcost_normalised|energy_dvr|heatmap)_.+\.png|trials)$")
 
 
+# files every study report (or search report) writes, together
+_SIGNATURES = ({"report.md", "normalised.csv", "geomean.csv"}, {"search.md", "search_trials.csv"})
+
+
 class ReportDirError(ConfigError):
     """The report cannot go into this directory; names it and what is allowed."""
 
@@ -43,6 +48,12 @@ def claim_report_dir(out: Path) -> set[str]:
     Raises:
         ReportDirError: `out` holds files no report wrote, or its marker is unreadable.
     """
+    from dream.dataset import DatasetError, check_not_inside_dataset
+
+    try:
+        check_not_inside_dataset(out, "--out")
+    except DatasetError as exc:
+        raise ReportDirError(out, exc.message) from None
     if not out.exists():
         return set()
     if not out.is_dir():
@@ -58,7 +69,8 @@ def claim_report_dir(out: Path) -> set[str]:
             raise ReportDirError(out, f"its {MARKER} cannot be read ({exc}); remove the directory "
                                  "or choose another --out") from None
     own = [n for n in names if _OWN_NAMES.match(n)]
-    if own == names and {"report.md", "search.md"} & set(names):
+    # every report writes these together: a lone report.md of the user's is not one
+    if own == names and any(s <= set(names) for s in _SIGNATURES):
         return {n for n in names if (out / n).is_file()}  # written before the marker existed
     foreign = [n for n in names if not _OWN_NAMES.match(n)] or names
     shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")

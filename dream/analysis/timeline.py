@@ -28,7 +28,7 @@ def load_timeline(run_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     d = Path(run_dir)
     if not (d / "jobs.parquet").exists() or not (d / "summary.json").exists():
         raise TimelineError(f"{d} is not a run directory (no jobs.parquet / summary.json); "
-                            f"write one with `dream run ... output={d}`")
+                            "write one with `dream run ... sim.trace=true output=NEW_DIR`")
     summary, jobs, trace = read_run(d)
     if trace is None:
         raise TimelineError(f"{d} has no trace.parquet: rerun with the block trace on, e.g. "

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, TextIO
 
-from dream.dataset import (DatasetLock, claim, read_dataset, read_metadata, remove_temp_files,
-                           write_metadata)
+from dream.dataset import (SEARCH_JOURNAL, DatasetLock, claim, read_dataset, read_metadata,
+                           remove_temp_files, write_metadata)
 from dream.errors import ConfigError
 from dream.search.spec import SearchSpec, load_search_spec
 from dream.sweep.plan import make_plan
@@ -37,7 +37,7 @@ from dream.sweep.spec import Param, SweepSpec
 if TYPE_CHECKING:
     from dream.search.journal import AtomicJournal
 
-JOURNAL = "_search.journal"
+JOURNAL = SEARCH_JOURNAL  # the study, beside the rows
 TRIAL_COLUMN = "trial"
 # user attributes of a trial in the journal
 ATTR_ROWS = "dream.rows"          # [[run_key, simulated seconds], ...] every row it used
@@ -182,12 +182,14 @@ def open_study(spec: SearchSpec, out: Path, create: bool = True,
     out.mkdir(parents=True, exist_ok=True)
     try:
         storage = JournalStorage(journal or AtomicJournal(JournalFileBackend(str(path))))
-        if create:
+        # an existing study is loaded: create_study would append a line on every rerun
+        existing = path.is_file() and path.stat().st_size > 0
+        if create and not existing:
             directions = ["maximize" if o.maximize else "minimize" for o in spec.objectives]
             study = optuna.create_study(study_name=spec.name, storage=storage, directions=directions,
                                         load_if_exists=True, sampler=make_sampler(spec, 0),
                                         pruner=make_pruner(spec))
-        else:  # reading (reports, --best) writes nothing: create_study would append a line
+        else:  # and reading (reports, --best) writes nothing
             study = optuna.load_study(study_name=spec.name, storage=storage,
                                       sampler=make_sampler(spec, 0), pruner=make_pruner(spec))
     except KeyError:
